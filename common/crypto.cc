@@ -1,0 +1,103 @@
+// libsodium-backed signing and hashing.
+#include "common/crypto.h"
+
+#include <openssl/evp.h>
+#include <sodium.h>
+
+#include <cstring>
+#include <vector>
+
+namespace hashmesh {
+namespace {
+
+std::vector<uint8_t> Prefixed(std::string_view purpose, std::span<const uint8_t> message) {
+  std::vector<uint8_t> buf;
+  buf.reserve(purpose.size() + 1 + message.size());
+  buf.insert(buf.end(), purpose.begin(), purpose.end());
+  buf.push_back(0);
+  buf.insert(buf.end(), message.begin(), message.end());
+  return buf;
+}
+
+}  // namespace
+
+bool InitCrypto() { return sodium_init() >= 0; }
+
+SecretKey SecretKey::Generate() {
+  Seed seed;
+  randombytes_buf(seed.data(), seed.size());
+  SecretKey key = FromSeed(seed);
+  sodium_memzero(seed.data(), seed.size());
+  return key;
+}
+
+SecretKey SecretKey::FromSeed(const Seed& seed) {
+  SecretKey key;
+  key.seed_ = seed;
+  crypto_sign_seed_keypair(key.public_key_.data(), key.expanded_.data(), seed.data());
+  return key;
+}
+
+SecretKey::SecretKey(SecretKey&& other) noexcept
+    : seed_(other.seed_), public_key_(other.public_key_), expanded_(other.expanded_) {
+  sodium_memzero(other.seed_.data(), other.seed_.size());
+  sodium_memzero(other.expanded_.data(), other.expanded_.size());
+}
+
+SecretKey& SecretKey::operator=(SecretKey&& other) noexcept {
+  if (this != &other) {
+    seed_ = other.seed_;
+    public_key_ = other.public_key_;
+    expanded_ = other.expanded_;
+    sodium_memzero(other.seed_.data(), other.seed_.size());
+    sodium_memzero(other.expanded_.data(), other.expanded_.size());
+  }
+  return *this;
+}
+
+SecretKey::~SecretKey() {
+  sodium_memzero(seed_.data(), seed_.size());
+  sodium_memzero(expanded_.data(), expanded_.size());
+}
+
+Signature SecretKey::Sign(std::string_view purpose, std::span<const uint8_t> message) const {
+  std::vector<uint8_t> buf = Prefixed(purpose, message);
+  Signature sig;
+  crypto_sign_detached(sig.data(), nullptr, buf.data(), buf.size(), expanded_.data());
+  return sig;
+}
+
+bool Verify(const PublicKey& key, std::string_view purpose, std::span<const uint8_t> message,
+            std::span<const uint8_t> signature) {
+  if (signature.size() != crypto_sign_BYTES) return false;
+  std::vector<uint8_t> buf = Prefixed(purpose, message);
+  return crypto_sign_verify_detached(signature.data(), buf.data(), buf.size(), key.data()) == 0;
+}
+
+Sha256Digest Sha256(std::span<const uint8_t> data) {
+  Sha256Digest out;
+  crypto_hash_sha256(out.data(), data.data(), data.size());
+  return out;
+}
+
+Sha256Digest Sha256WithPurpose(std::string_view purpose, std::span<const uint8_t> data) {
+  crypto_hash_sha256_state state;
+  crypto_hash_sha256_init(&state);
+  crypto_hash_sha256_update(&state, reinterpret_cast<const uint8_t*>(purpose.data()),
+                            purpose.size());
+  const uint8_t nul = 0;
+  crypto_hash_sha256_update(&state, &nul, 1);
+  crypto_hash_sha256_update(&state, data.data(), data.size());
+  Sha256Digest out;
+  crypto_hash_sha256_final(&state, out.data());
+  return out;
+}
+
+std::array<uint8_t, 16> Md5(std::span<const uint8_t> data) {
+  std::array<uint8_t, 16> out{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_md5(), nullptr);
+  return out;
+}
+
+}  // namespace hashmesh

@@ -1,0 +1,69 @@
+// Records: building and signing a RecordBody, computing its id, parsing a SignedRecord received
+// from anywhere, and verifying it against the author's feed (chain, manifest, signature).
+// The body bytes are kept exactly as signed: nothing is re-serialised before verification.
+// Pure functions over values; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "common/crypto.h"
+#include "common/manifest.h"
+#include "common/status.h"
+#include "proto/records.pb.h"
+
+namespace hashmesh {
+
+inline constexpr uint32_t kRecordFormat = 1;
+inline constexpr size_t kMaxRecordBytes = 256 * 1024;  // body + signature, well under a frame
+
+enum class RecordKind { kSignal, kNotice, kOpinion, kRetraction, kManifest };
+std::string_view RecordKindName(RecordKind kind);
+
+// A SignedRecord whose body parsed and passed the structural checks.
+struct ParsedRecord {
+  pb::SignedRecord signed_record;  // exactly as received / produced
+  pb::RecordBody body;             // parsed from signed_record.body()
+  RecordId id{};
+  PublicKey author{};
+  RecordKind kind = RecordKind::kSignal;
+  std::optional<RecordId> prev;    // absent for seq 1
+
+  uint64_t seq() const { return body.seq(); }
+  // "alice#3 signal pdq:5feb..." style one-liner for logs and tests (author abbreviated).
+  std::string DebugString() const;
+};
+
+RecordId ComputeRecordId(std::string_view body);
+
+// Parses and checks structure: format, author and prev sizes, seq range (1 .. 2^32-1), a kind set,
+// canonical signal values, ids of the right size. Does not check signatures or the chain.
+Result<ParsedRecord> ParseRecord(pb::SignedRecord signed_record);
+Result<ParsedRecord> ParseRecordBytes(std::string_view serialized);
+
+// Builds, signs and parses a record. `body` must have its kind set; author, seq, prev,
+// manifest_seq and created_at_ms are filled in here.
+Result<ParsedRecord> BuildRecord(pb::RecordBody body, const SecretKey& signing_key,
+                                 const PublicKey& author, uint64_t seq,
+                                 const std::optional<RecordId>& prev, uint32_t manifest_seq,
+                                 uint64_t created_at_ms);
+
+// What a verifier must know about an author's feed to accept its next record.
+struct FeedState {
+  uint64_t head_seq = 0;
+  RecordId head_id{};
+  std::map<uint32_t, ManifestInfo> manifests;  // by manifest seq, from the feed's manifest records
+};
+
+// Checks that `record` is the next record of its author's feed: seq = head + 1, prev = head id,
+// a feed starts with a manifest record, manifest_seq names a known manifest (or the one this
+// record carries), that manifest is not a revocation, and the signature verifies with its
+// signing key. Trust and role checks are the caller's (they need the trust store).
+Status VerifyNextRecord(const ParsedRecord& record, const FeedState& feed);
+
+// Applies an accepted record to the feed state (head, and the manifest it carries).
+void AdvanceFeed(const ParsedRecord& record, FeedState* feed);
+
+}  // namespace hashmesh

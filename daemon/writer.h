@@ -1,0 +1,115 @@
+// Writer: the one thread that commits to the Store. Other threads hand it work through a bounded
+// queue; it takes up to `max_batch` items into one LMDB transaction (group commit), commits
+// durably, and only then completes each item and tells the commit listeners. So nothing is
+// acknowledged, indexed, streamed or relayed before it is on disk.
+//
+// It also owns the node's own feed: it assigns seq and prev and signs at commit time, so the feed
+// can never fork, whatever the number of concurrent submitters.
+//
+// Thread-safety: Publish/Ingest/Stop may be called from any thread. Listeners run on the writer
+// thread and must be quick (post elsewhere for slow work).
+#pragma once
+
+#include <condition_variable>
+#include <future>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "common/record.h"
+#include "daemon/store.h"
+
+namespace hashmesh {
+
+// Decides whether a record from another author may enter the store (trust, role, chain,
+// signature). Called on the writer thread with the author's current feed state.
+using IngestCheck = std::function<Status(const ParsedRecord&, const FeedState&)>;
+
+struct OwnFeedIdentity {
+  PublicKey member{};
+  const SecretKey* signing_key = nullptr;  // owned by the node, outlives the writer
+  uint32_t manifest_seq = 0;
+  std::string manifest;  // serialised SignedManifest for `manifest_seq`
+};
+
+struct WriterOptions {
+  size_t queue_capacity = 16384;
+  size_t max_batch = 1000;
+};
+
+struct WriterStats {
+  uint64_t batches = 0;
+  uint64_t records = 0;
+  uint64_t rejected = 0;
+  uint64_t last_batch_size = 0;
+  double last_commit_ms = 0;
+};
+
+class Writer {
+ public:
+  using PublishDone = std::function<void(Result<ParsedRecord>)>;
+  using IngestDone = std::function<void(Status)>;
+  using CommitListener = std::function<void(const std::vector<ParsedRecord>&)>;
+
+  Writer(Store* store, OwnFeedIdentity identity, IngestCheck check, WriterOptions options);
+  ~Writer();  // stops and joins
+
+  // Register before Start().
+  void AddCommitListener(CommitListener listener);
+  // Loads the own feed's head; publishes the manifest record first if the feed is empty or the
+  // manifest changed (rotation). Starts the thread.
+  Status Start();
+  // Stops taking work, finishes what is queued, joins. Pending items complete with Unavailable.
+  void Stop();
+
+  // Appends a record of the given kind to our own feed. `done` runs on the writer thread after the
+  // commit (or with an error). Returns ResourceExhausted at once if the queue is full.
+  Status Publish(pb::RecordBody body, PublishDone done);
+  // Offers another author's record; `done` gets AlreadyExists for a duplicate, the check's error
+  // for an invalid record, Ok once committed.
+  Status Ingest(ParsedRecord record, IngestDone done);
+
+  WriterStats stats() const;
+  uint64_t own_seq() const;
+
+ private:
+  struct PublishItem {
+    pb::RecordBody body;
+    PublishDone done;
+  };
+  struct IngestItem {
+    ParsedRecord record;
+    IngestDone done;
+  };
+  using Item = std::variant<PublishItem, IngestItem>;
+
+  Status Enqueue(Item item);
+  void Run();
+  void CommitBatch(std::vector<Item>& items);
+  Result<FeedState*> Feed(const PublicKey& author, std::map<PublicKey, FeedState>& staged);
+
+  Store* store_;
+  OwnFeedIdentity identity_;
+  IngestCheck check_;
+  WriterOptions options_;
+  std::vector<CommitListener> listeners_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;  // GUARDED_BY(mu_)
+  bool stopping_ = false;   // GUARDED_BY(mu_)
+  WriterStats stats_;       // GUARDED_BY(mu_)
+  uint64_t own_seq_ = 0;    // GUARDED_BY(mu_)
+
+  // Writer-thread only: committed feed states, loaded lazily.
+  std::map<PublicKey, FeedState> feeds_;
+  std::thread thread_;
+};
+
+}  // namespace hashmesh
