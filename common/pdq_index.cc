@@ -1,0 +1,666 @@
+// PdqIndex (multi-index hashing over an append-only hash store, published as immutable snapshots)
+// and PdqScan (the popcount scan). See pdq_index.h for the search and concurrency contract.
+#include "common/pdq_index.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <bit>
+#include <cassert>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace hashmesh {
+
+// Popcount is the inner loop of every scan and verification. Portable x86-64 has no POPCNT
+// instruction, and -march=native would tie the binary to the build host, so the hot loops are
+// compiled twice and the loader picks the POPCNT version where the CPU has it.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__POPCNT__)
+#define HM_POPCNT_CLONES __attribute__((target_clones("popcnt", "default")))
+#else
+#define HM_POPCNT_CLONES
+#endif
+
+namespace pdq_index_internal {
+namespace {
+
+constexpr size_t kHugePage = size_t{2} << 20;
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+// An uninitialised array of trivially copyable T. Big ones are 2 MiB aligned and asked to be
+// backed by huge pages: the tables are probed at random, and TLB misses would otherwise cost
+// about as much as the cache misses.
+template <typename T>
+class BigArray {
+ public:
+  BigArray() = default;
+  explicit BigArray(size_t n) : size_(n) {
+    size_t bytes = std::max<size_t>(n * sizeof(T), 1);
+    size_t align = bytes >= kHugePage ? kHugePage : 64;
+    bytes = (bytes + align - 1) / align * align;
+    void* p = std::aligned_alloc(align, bytes);
+    if (p == nullptr) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    if (align == kHugePage) madvise(p, bytes, MADV_HUGEPAGE);  // advice only; failure is fine
+#endif
+    data_.reset(static_cast<T*>(p));
+  }
+  T* data() { return data_.get(); }
+  const T* data() const { return data_.get(); }
+  T& operator[](size_t i) { return data_.get()[i]; }
+  const T& operator[](size_t i) const { return data_.get()[i]; }
+  size_t size() const { return size_; }
+  size_t bytes() const { return size_ * sizeof(T); }
+
+ private:
+  std::unique_ptr<T, FreeDeleter> data_;
+  size_t size_ = 0;
+};
+
+}  // namespace
+
+// Append-only storage of (hash, id) by position, in fixed segments that never move, so readers
+// can use entries below size() while the single writer appends. The release store of size_
+// publishes the entries (and any new segment) written before it.
+class HashStore {
+ public:
+  static constexpr int kSegmentBits = 16;  // 65536 hashes: exactly one 2 MiB huge page
+  static constexpr uint32_t kSegmentSize = uint32_t{1} << kSegmentBits;
+  static constexpr uint32_t kMaxSegments = PdqIndex::kMaxEntries >> kSegmentBits;
+
+  HashStore() : segments_(std::make_unique<Segment[]>(kMaxSegments)) {}
+
+  uint32_t size() const { return size_.load(std::memory_order_acquire); }
+  const PdqHash& hash(uint32_t pos) const {
+    return segments_[pos >> kSegmentBits].hashes[pos & (kSegmentSize - 1)];
+  }
+  uint32_t id(uint32_t pos) const {
+    return segments_[pos >> kSegmentBits].ids[pos & (kSegmentSize - 1)];
+  }
+  // Calls f(hashes, first_pos, count) for the contiguous runs covering [from, to).
+  template <typename F>
+  void ForEachRun(uint32_t from, uint32_t to, F&& f) const {
+    while (from < to) {
+      uint32_t offset = from & (kSegmentSize - 1);
+      uint32_t count = std::min(to - from, kSegmentSize - offset);
+      f(&segments_[from >> kSegmentBits].hashes[offset], from, count);
+      from += count;
+    }
+  }
+  size_t MemoryBytes() const {
+    return segment_count_.load(std::memory_order_relaxed) *
+               (kSegmentSize * (sizeof(PdqHash) + sizeof(uint32_t))) +
+           kMaxSegments * sizeof(Segment);
+  }
+
+  // Writer only. False when full.
+  bool Append(uint32_t id, const PdqHash& hash) {
+    uint32_t pos = size_.load(std::memory_order_relaxed);
+    if (pos >= PdqIndex::kMaxEntries) return false;
+    Put(pos, id, hash);
+    size_.store(pos + 1, std::memory_order_release);
+    return true;
+  }
+  // Writer only; the caller has checked the size against kMaxEntries.
+  void AppendAll(const std::vector<std::pair<uint32_t, PdqHash>>& entries) {
+    uint32_t pos = size_.load(std::memory_order_relaxed);
+    for (const auto& [id, hash] : entries) Put(pos++, id, hash);
+    size_.store(pos, std::memory_order_release);
+  }
+
+ private:
+  struct Segment {
+    BigArray<PdqHash> hashes;
+    BigArray<uint32_t> ids;
+  };
+
+  void Put(uint32_t pos, uint32_t id, const PdqHash& hash) {
+    Segment& s = segments_[pos >> kSegmentBits];
+    if (s.hashes.size() == 0) {
+      s.hashes = BigArray<PdqHash>(kSegmentSize);
+      s.ids = BigArray<uint32_t>(kSegmentSize);
+      segment_count_.fetch_add(1, std::memory_order_relaxed);
+    }
+    s.hashes[pos & (kSegmentSize - 1)] = hash;
+    s.ids[pos & (kSegmentSize - 1)] = id;
+  }
+
+  std::unique_ptr<Segment[]> segments_;
+  std::atomic<uint32_t> size_{0};
+  std::atomic<size_t> segment_count_{0};
+};
+
+// One chunk's table in CSR form: the positions whose chunk value is v are
+// postings[offsets[v] .. offsets[v + 1]), in increasing order. Immutable once published.
+struct ChunkTable {
+  int start = 0;  // first bit of the chunk
+  int bits = 0;
+  uint32_t covered = 0;         // positions [0, covered) are in the table
+  BigArray<uint32_t> offsets;   // 2^bits + 2 (the extra one serves the counting sort)
+  BigArray<uint32_t> postings;  // covered
+
+  size_t MemoryBytes() const { return offsets.bytes() + postings.bytes(); }
+};
+
+// What a query reads: immutable, shared by the readers that loaded it.
+struct Snapshot {
+  std::shared_ptr<const HashStore> store;
+  int chunks = 0;  // 0: no tables; queries scan
+  std::vector<std::shared_ptr<const ChunkTable>> tables;
+  uint32_t covered = 0;  // min of the tables' covered: [covered, size) must be scanned
+};
+
+namespace {
+
+using PosHits = std::vector<std::pair<uint32_t, int>>;  // (position, distance)
+
+constexpr int kMinChunks = 11;  // at most 24 bits a chunk: a 64 MiB offsets array
+constexpr int kMaxChunks = 32;  // at least 8 bits a chunk
+
+inline uint32_t ChunkValue(const PdqHash& h, int start, int bits) {
+  int word = start >> 6;
+  int shift = start & 63;
+  uint64_t v = h.words[word] >> shift;
+  if (shift + bits > 64) v |= h.words[word + 1] << (64 - shift);
+  return static_cast<uint32_t>(v) & ((uint32_t{1} << bits) - 1);
+}
+
+// Chunk k of m: the first 256 % m chunks get one bit more.
+inline void ChunkLayout(int m, int k, int* start, int* bits) {
+  int base = kPdqBits / m;
+  int extra = kPdqBits % m;
+  *bits = base + (k < extra ? 1 : 0);
+  *start = k * base + std::min(k, extra);
+}
+
+// About log2(n) bits a chunk: then a probe finds about one entry, balancing the cost of probing
+// against the cost of checking candidates.
+int ChooseChunks(uint32_t n, int configured) {
+  if (configured > 0) return std::clamp(configured, kMinChunks, kMaxChunks);
+  double log2n = std::max(8.0, std::log2(static_cast<double>(n)));
+  return std::clamp(static_cast<int>(std::lround(kPdqBits / log2n)), kMinChunks, kMaxChunks);
+}
+
+HM_POPCNT_CLONES
+void ScanRun(const PdqHash* hashes, uint32_t count, uint32_t first_pos, const PdqHash& q, int r,
+             PosHits* out) {
+  for (uint32_t i = 0; i < count; ++i) {
+    int d = HammingDistance(hashes[i], q);
+    if (d <= r) out->emplace_back(first_pos + i, d);
+  }
+}
+
+HM_POPCNT_CLONES
+void Verify(const HashStore& store, const uint32_t* candidates, size_t count, const PdqHash& q,
+            int r, PosHits* out) {
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < count; ++i) {
+    if (i + kAhead < count) __builtin_prefetch(&store.hash(candidates[i + kAhead]));
+    int d = HammingDistance(store.hash(candidates[i]), q);
+    if (d <= r) out->emplace_back(candidates[i], d);
+  }
+}
+
+std::shared_ptr<const ChunkTable> BuildTable(const HashStore& store, uint32_t n, int start,
+                                             int bits, std::vector<uint32_t>* keys) {
+  auto t = std::make_shared<ChunkTable>();
+  t->start = start;
+  t->bits = bits;
+  t->covered = n;
+  size_t buckets = size_t{1} << bits;
+  t->offsets = BigArray<uint32_t>(buckets + 2);
+  t->postings = BigArray<uint32_t>(n);
+  uint32_t* off = t->offsets.data();
+  std::memset(off, 0, t->offsets.bytes());
+  keys->resize(n);
+  uint32_t* k = keys->data();
+  // Counting sort: count value v in off[v + 2], so that after the prefix sum off[v + 1] is where
+  // bucket v starts, and after the scatter (which advances it) where bucket v ends.
+  store.ForEachRun(0, n, [&](const PdqHash* h, uint32_t first, uint32_t count) {
+    for (uint32_t i = 0; i < count; ++i) {
+      uint32_t v = ChunkValue(h[i], start, bits);
+      k[first + i] = v;
+      ++off[v + 2];
+    }
+  });
+  for (size_t v = 2; v < buckets + 2; ++v) off[v] += off[v - 1];
+  uint32_t* post = t->postings.data();
+  for (uint32_t pos = 0; pos < n; ++pos) post[off[k[pos] + 1]++] = pos;
+  return t;
+}
+
+// The table extended with positions [old.covered, n): one pass that copies the old arrays and
+// splices the new positions in at the ends of their buckets, which keeps buckets in position
+// order. Costs a pass over the table rather than a rebuild.
+std::shared_ptr<const ChunkTable> ExtendTable(const ChunkTable& old, const HashStore& store,
+                                              uint32_t n) {
+  uint32_t from = old.covered;
+  std::vector<uint64_t> added;  // (value << 32) | position, sorted
+  added.reserve(n - from);
+  store.ForEachRun(from, n, [&](const PdqHash* h, uint32_t first, uint32_t count) {
+    for (uint32_t i = 0; i < count; ++i) {
+      added.push_back(uint64_t{ChunkValue(h[i], old.start, old.bits)} << 32 | (first + i));
+    }
+  });
+  std::sort(added.begin(), added.end());
+
+  auto t = std::make_shared<ChunkTable>();
+  t->start = old.start;
+  t->bits = old.bits;
+  t->covered = n;
+  size_t buckets = size_t{1} << old.bits;
+  t->offsets = BigArray<uint32_t>(buckets + 2);
+  t->postings = BigArray<uint32_t>(n);
+  const uint32_t* old_off = old.offsets.data();
+  const uint32_t* old_post = old.postings.data();
+  uint32_t* off = t->offsets.data();
+  uint32_t* post = t->postings.data();
+
+  size_t v = 0;         // next offset to write
+  uint32_t copied = 0;  // old postings copied so far
+  uint32_t out = 0;     // postings written so far
+  for (size_t i = 0; i < added.size();) {
+    uint32_t value = static_cast<uint32_t>(added[i] >> 32);
+    // Buckets up to `value` start after the i new entries of lower values.
+    for (; v <= value; ++v) off[v] = old_off[v] + static_cast<uint32_t>(i);
+    uint32_t bucket_end = old_off[value + 1];
+    std::memcpy(post + out, old_post + copied, (bucket_end - copied) * sizeof(uint32_t));
+    out += bucket_end - copied;
+    copied = bucket_end;
+    for (; i < added.size() && (added[i] >> 32) == value; ++i) {
+      post[out++] = static_cast<uint32_t>(added[i]);
+    }
+  }
+  uint32_t total_added = static_cast<uint32_t>(added.size());
+  for (; v < buckets + 2; ++v) off[v] = old_off[v] + total_added;
+  std::memcpy(post + out, old_post + copied, (from - copied) * sizeof(uint32_t));
+  return t;
+}
+
+// Fills tables for positions [0, n) using `threads` threads (chunks are independent).
+std::vector<std::shared_ptr<const ChunkTable>> BuildTables(const HashStore& store, uint32_t n,
+                                                           int m, int threads,
+                                                           const std::atomic<bool>* stop) {
+  std::vector<std::shared_ptr<const ChunkTable>> tables(m);
+  std::atomic<int> next{0};
+  auto work = [&] {
+    std::vector<uint32_t> keys;
+    for (int k; (k = next.fetch_add(1)) < m;) {
+      if (stop != nullptr && stop->load(std::memory_order_relaxed)) return;
+      int start, bits;
+      ChunkLayout(m, k, &start, &bits);
+      tables[k] = BuildTable(store, n, start, bits, &keys);
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (int i = 1; i < std::min(threads, m); ++i) helpers.emplace_back(work);
+  work();
+  for (auto& t : helpers) t.join();
+  for (const auto& t : tables) {
+    if (t == nullptr) return {};  // stopped
+  }
+  return tables;
+}
+
+// sum_{i <= t} C(b, i): the values within distance t of a b-bit value.
+double BallSize(int b, int t) {
+  double term = 1, sum = 0;
+  for (int i = 0; i <= std::min(t, b); ++i) {
+    sum += term;
+    term = term * (b - i) / (i + 1);
+  }
+  return sum;
+}
+
+// Relative costs, measured at 1M and 10M entries: a probe or a candidate is a cache miss that
+// prefetching overlaps with others; a scanned hash is a sequential 32-byte read.
+constexpr double kProbeCost = 1.0;
+constexpr double kCandidateCost = 1.0;
+constexpr double kScanCost = 0.08;
+
+// Picks a probe radius per chunk (-1: not probed) so that every entry within r is found, and
+// returns the expected cost. With r = s*m + a (0 <= a < m), an entry within r has distance <= s in
+// one of any a + 1 chunks, or distance <= s - 1 in one of the others: otherwise its distance would
+// be at least (a + 1)(s + 1) + (m - a - 1)s = r + 1. The a + 1 chunks given radius s are those
+// where the larger radius costs least.
+double PlanProbes(const Snapshot& snap, int r, int* radius) {
+  int m = snap.chunks;
+  int s = r / m, a = r % m;
+  double cost[kMaxChunks][2];
+  int order[kMaxChunks];
+  for (int k = 0; k < m; ++k) {
+    const ChunkTable& t = *snap.tables[k];
+    double per_probe = kProbeCost + kCandidateCost * t.covered / std::ldexp(1.0, t.bits);
+    cost[k][0] = s >= 1 ? BallSize(t.bits, s - 1) * per_probe : 0;
+    cost[k][1] = BallSize(t.bits, s) * per_probe;
+    order[k] = k;
+  }
+  std::sort(order, order + m, [&](int x, int y) {
+    return cost[x][1] - cost[x][0] < cost[y][1] - cost[y][0];
+  });
+  double total = 0;
+  for (int i = 0; i < m; ++i) {
+    int k = order[i];
+    bool wide = i <= a;
+    radius[k] = wide ? s : s - 1;
+    total += cost[k][wide ? 1 : 0];
+  }
+  return total;
+}
+
+// Scratch reused across queries on a thread, to keep allocation off the query path.
+struct QueryScratch {
+  std::vector<uint64_t> probes;  // (chunk << 32) | value
+  std::vector<std::pair<const uint32_t*, uint32_t>> runs;  // posting runs: begin, length
+  std::vector<uint32_t> candidates;
+  PosHits hits;
+
+  void Clear() {
+    // A rare huge query should not pin its memory to the thread for good.
+    constexpr size_t kKeep = size_t{1} << 20;
+    if (probes.capacity() > kKeep) std::vector<uint64_t>().swap(probes);
+    if (candidates.capacity() > kKeep) std::vector<uint32_t>().swap(candidates);
+    if (runs.capacity() > kKeep) runs = {};
+    if (hits.capacity() > kKeep) hits = {};
+    probes.clear();
+    runs.clear();
+    candidates.clear();
+    hits.clear();
+  }
+};
+
+// Appends to scratch->hits every position below each table's `covered` within r of q. May
+// report a position more than once.
+void SearchTables(const Snapshot& snap, const PdqHash& q, int r, const int* radius,
+                  QueryScratch* scratch) {
+  const int m = snap.chunks;
+  const uint32_t* offsets[kMaxChunks];
+  const uint32_t* postings[kMaxChunks];
+  for (int k = 0; k < m; ++k) {
+    const ChunkTable& t = *snap.tables[k];
+    offsets[k] = t.offsets.data();
+    postings[k] = t.postings.data();
+    if (radius[k] < 0) continue;
+    uint32_t value = ChunkValue(q, t.start, t.bits);
+    uint64_t tag = uint64_t(k) << 32;
+    scratch->probes.push_back(tag | value);
+    // Every mask of weight w, in increasing order (Gosper's hack).
+    for (int w = 1; w <= std::min(radius[k], t.bits); ++w) {
+      uint64_t limit = uint64_t{1} << t.bits;
+      for (uint64_t mask = (uint64_t{1} << w) - 1; mask < limit;) {
+        scratch->probes.push_back(tag | (value ^ mask));
+        uint64_t low = mask & -mask;
+        uint64_t ripple = mask + low;
+        mask = (((ripple ^ mask) >> 2) / low) | ripple;
+      }
+    }
+  }
+
+  // The three passes (offsets, postings, hashes) each prefetch ahead, so that many independent
+  // cache misses are in flight rather than one dependent chain per probe.
+  const std::vector<uint64_t>& probes = scratch->probes;
+  constexpr size_t kAhead = 16;
+  auto offset_ptr = [&](uint64_t p) { return offsets[p >> 32] + static_cast<uint32_t>(p); };
+  for (size_t i = 0; i < std::min(kAhead, probes.size()); ++i) {
+    __builtin_prefetch(offset_ptr(probes[i]));
+  }
+  for (size_t i = 0; i < probes.size(); ++i) {
+    if (i + kAhead < probes.size()) __builtin_prefetch(offset_ptr(probes[i + kAhead]));
+    const uint32_t* o = offset_ptr(probes[i]);
+    uint32_t begin = o[0], end = o[1];
+    if (begin != end) {
+      const uint32_t* run = postings[probes[i] >> 32] + begin;
+      __builtin_prefetch(run);
+      scratch->runs.emplace_back(run, end - begin);
+    }
+  }
+  const HashStore& store = *snap.store;
+  for (const auto& [run, length] : scratch->runs) {
+    for (uint32_t j = 0; j < length; ++j) {
+      __builtin_prefetch(&store.hash(run[j]));
+      scratch->candidates.push_back(run[j]);
+    }
+  }
+  Verify(store, scratch->candidates.data(), scratch->candidates.size(), q, r, &scratch->hits);
+}
+
+}  // namespace
+}  // namespace pdq_index_internal
+
+using pdq_index_internal::BuildTables;
+using pdq_index_internal::ChooseChunks;
+using pdq_index_internal::ExtendTable;
+using pdq_index_internal::HashStore;
+using pdq_index_internal::kMaxChunks;
+using pdq_index_internal::kScanCost;
+using pdq_index_internal::PlanProbes;
+using pdq_index_internal::PosHits;
+using pdq_index_internal::QueryScratch;
+using pdq_index_internal::ScanRun;
+using pdq_index_internal::SearchTables;
+
+// ---- PdqScan --------------------------------------------------------------------------------
+
+void PdqScan::Build(std::vector<std::pair<uint32_t, PdqHash>> entries) {
+  hashes_.clear();
+  ids_.clear();
+  hashes_.reserve(entries.size());
+  ids_.reserve(entries.size());
+  for (const auto& [id, hash] : entries) Add(id, hash);
+}
+
+void PdqScan::Add(uint32_t id, const PdqHash& hash) {
+  hashes_.push_back(hash);
+  ids_.push_back(id);
+}
+
+std::vector<PdqScan::Hit> PdqScan::Query(const PdqHash& query, int max_distance) const {
+  std::vector<Hit> result;
+  if (max_distance < 0) return result;
+  PosHits hits;
+  ScanRun(hashes_.data(), static_cast<uint32_t>(hashes_.size()), 0, query,
+                              std::min(max_distance, kPdqBits), &hits);
+  result.reserve(hits.size());
+  for (const auto& [pos, d] : hits) result.push_back({ids_[pos], d});
+  return result;
+}
+
+size_t PdqScan::MemoryBytes() const {
+  return hashes_.capacity() * sizeof(PdqHash) + ids_.capacity() * sizeof(uint32_t);
+}
+
+// ---- PdqIndex -------------------------------------------------------------------------------
+
+PdqIndex::PdqIndex() : PdqIndex(Options()) {}
+
+PdqIndex::PdqIndex(Options options)
+    : options_(options), store_(std::make_shared<HashStore>()) {
+  auto snap = std::make_shared<Snapshot>();
+  snap->store = store_;
+  snapshot_ = std::move(snap);
+  if (options_.background_merge) merge_thread_ = std::thread([this] { MergeLoop(); });
+}
+
+PdqIndex::~PdqIndex() {
+  {
+    std::lock_guard lock(merge_mu_);
+    stop_.store(true);
+  }
+  merge_cv_.notify_all();
+  if (merge_thread_.joinable()) merge_thread_.join();
+}
+
+std::shared_ptr<const PdqIndex::Snapshot> PdqIndex::LoadSnapshot() const {
+  std::lock_guard lock(snapshot_mu_);
+  return snapshot_;
+}
+
+Status PdqIndex::Build(std::vector<std::pair<uint32_t, PdqHash>> entries) {
+  if (entries.size() > kMaxEntries) {
+    return ResourceExhausted("pdq index: more than " + std::to_string(kMaxEntries) + " hashes");
+  }
+  std::lock_guard work(merge_work_mu_);
+  auto store = std::make_shared<HashStore>();
+  store->AppendAll(entries);
+  std::vector<std::pair<uint32_t, PdqHash>>().swap(entries);  // free before the tables grow
+  uint32_t n = store->size();
+
+  auto snap = std::make_shared<Snapshot>();
+  snap->store = store;
+  if (n >= options_.min_indexed && n > 0) {
+    int m = ChooseChunks(n, options_.chunks);
+    int threads = options_.build_threads > 0
+                      ? options_.build_threads
+                      : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    snap->tables = BuildTables(*store, n, m, threads, /*stop=*/nullptr);
+    snap->chunks = m;
+    snap->covered = n;
+  }
+  {
+    std::lock_guard lock(snapshot_mu_);
+    snapshot_ = std::move(snap);
+    covered_.store(n);
+  }
+  store_ = std::move(store);
+  return Status::Ok();
+}
+
+uint32_t PdqIndex::MergeThreshold() const {
+  return std::max(options_.min_merge_batch, covered_.load() / 1024);
+}
+
+Status PdqIndex::Add(uint32_t id, const PdqHash& hash) {
+  if (!store_->Append(id, hash)) {
+    return ResourceExhausted("pdq index: more than " + std::to_string(kMaxEntries) + " hashes");
+  }
+  uint32_t n = store_->size();
+  if (n < options_.min_indexed || n - covered_.load() < MergeThreshold()) return Status::Ok();
+  if (options_.background_merge) {
+    {
+      std::lock_guard lock(merge_mu_);
+      if (merge_requested_) return Status::Ok();
+      merge_requested_ = true;
+    }
+    merge_cv_.notify_one();
+  } else {
+    std::lock_guard work(merge_work_mu_);
+    MergeOnce();
+  }
+  return Status::Ok();
+}
+
+void PdqIndex::Compact() {
+  std::lock_guard work(merge_work_mu_);
+  MergeOnce();
+}
+
+void PdqIndex::MergeLoop() {
+  std::unique_lock lock(merge_mu_);
+  while (true) {
+    merge_cv_.wait(lock, [this] { return stop_.load() || merge_requested_; });
+    if (stop_.load()) return;
+    merge_requested_ = false;
+    lock.unlock();
+    {
+      std::lock_guard work(merge_work_mu_);
+      MergeOnce();
+    }
+    lock.lock();
+  }
+}
+
+void PdqIndex::MergeOnce() {
+  std::shared_ptr<const Snapshot> snap = LoadSnapshot();
+  const std::shared_ptr<const HashStore>& store = snap->store;
+  uint32_t n = store->size();
+  if (n < options_.min_indexed || n == 0) return;
+
+  // Publishes `next` unless Build has replaced the store meanwhile (it holds merge_work_mu_, so
+  // this is a safety net, not a path taken).
+  auto publish = [&](std::shared_ptr<Snapshot> next) {
+    next->covered = n;
+    for (const auto& t : next->tables) next->covered = std::min(next->covered, t->covered);
+    std::lock_guard lock(snapshot_mu_);
+    if (snapshot_->store != store) return false;
+    covered_.store(next->covered);
+    snapshot_ = std::move(next);
+    return true;
+  };
+
+  int m = ChooseChunks(n, options_.chunks);
+  if (snap->chunks != m) {
+    // No tables yet, or the size has moved to another chunk count: rebuild them all, on this
+    // thread only, to leave the other cores to queries. Costs a second set of tables meanwhile.
+    auto tables = BuildTables(*store, n, m, /*threads=*/1, &stop_);
+    if (tables.empty()) return;
+    auto next = std::make_shared<Snapshot>();
+    next->store = store;
+    next->chunks = m;
+    next->tables = std::move(tables);
+    publish(std::move(next));
+    return;
+  }
+  // One table at a time: at most one table's worth of extra memory, and readers profit from
+  // each table as soon as it is done (the scan starts at the least covered one).
+  for (int k = 0; k < m; ++k) {
+    if (stop_.load()) return;
+    std::shared_ptr<const Snapshot> current = LoadSnapshot();
+    if (current->store != store || current->chunks != m) return;
+    if (current->tables[k]->covered >= n) continue;
+    auto next = std::make_shared<Snapshot>(*current);
+    next->tables[k] = ExtendTable(*current->tables[k], *store, n);
+    if (!publish(std::move(next))) return;
+  }
+}
+
+std::vector<PdqIndex::Hit> PdqIndex::Query(const PdqHash& query, int max_distance) const {
+  std::vector<Hit> result;
+  if (max_distance < 0) return result;
+  int r = std::min(max_distance, kPdqBits);
+  std::shared_ptr<const Snapshot> snap = LoadSnapshot();
+  const HashStore& store = *snap->store;
+  // Read after the snapshot: every table covers only positions below this.
+  uint32_t n = store.size();
+
+  thread_local QueryScratch scratch;
+  scratch.Clear();
+  uint32_t scan_from = 0;
+  bool may_repeat = false;
+  if (snap->chunks > 0) {
+    int radius[kMaxChunks];
+    double table_cost = PlanProbes(*snap, r, radius);
+    if (table_cost < kScanCost * snap->covered) {
+      SearchTables(*snap, query, r, radius, &scratch);
+      scan_from = snap->covered;
+      may_repeat = true;
+    }
+  }
+  store.ForEachRun(scan_from, n, [&](const PdqHash* h, uint32_t first, uint32_t count) {
+    ScanRun(h, count, first, query, r, &scratch.hits);
+  });
+
+  PosHits& hits = scratch.hits;
+  if (may_repeat) {
+    std::sort(hits.begin(), hits.end());
+    hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
+  }
+  result.reserve(hits.size());
+  for (const auto& [pos, d] : hits) result.push_back({store.id(pos), d});
+  return result;
+}
+
+size_t PdqIndex::size() const { return LoadSnapshot()->store->size(); }
+
+size_t PdqIndex::MemoryBytes() const {
+  std::shared_ptr<const Snapshot> snap = LoadSnapshot();
+  size_t bytes = snap->store->MemoryBytes();
+  for (const auto& t : snap->tables) bytes += t->MemoryBytes();
+  return bytes;
+}
+
+}  // namespace hashmesh
