@@ -59,17 +59,6 @@ RecordKind KindOf(const pb::RecordBody& body) {
 
 }  // namespace
 
-std::string_view RecordKindName(RecordKind kind) {
-  switch (kind) {
-    case RecordKind::kSignal: return "signal";
-    case RecordKind::kNotice: return "notice";
-    case RecordKind::kOpinion: return "opinion";
-    case RecordKind::kRetraction: return "retraction";
-    case RecordKind::kManifest: return "manifest";
-  }
-  return "unknown";
-}
-
 std::string ParsedRecord::DebugString() const {
   std::string s = ToHex(author).substr(0, 8) + "#" + std::to_string(seq()) + " " +
                   std::string(RecordKindName(kind));

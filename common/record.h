@@ -11,6 +11,7 @@
 
 #include "common/crypto.h"
 #include "common/manifest.h"
+#include "common/record_kind.h"
 #include "common/status.h"
 #include "proto/records.pb.h"
 
@@ -19,8 +20,6 @@ namespace hashmesh {
 inline constexpr uint32_t kRecordFormat = 1;
 inline constexpr size_t kMaxRecordBytes = 256 * 1024;  // body + signature, well under a frame
 
-enum class RecordKind { kSignal, kNotice, kOpinion, kRetraction, kManifest };
-std::string_view RecordKindName(RecordKind kind);
 
 // A SignedRecord whose body parsed and passed the structural checks.
 struct ParsedRecord {

@@ -1,0 +1,58 @@
+// The local API's routes: the read-only query socket and the owner-only admin socket, mapping
+// HTTP requests (JSON bodies shaped by proto/api.proto) to the matcher, the store and the writer.
+// Thread-safety: handlers run on the HTTP server's threads, any number at once; publishing
+// answers from the writer thread after the commit.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "daemon/http_server.h"
+#include "daemon/matcher.h"
+#include "daemon/node_config.h"
+#include "daemon/store.h"
+#include "daemon/writer.h"
+#include "keys/trust_store.h"
+
+namespace hashmesh {
+
+// What the handlers need from the node. The getters return the current snapshot (swapped whole
+// on reload), so a request sees one consistent trust store and policy.
+struct ApiContext {
+  const Store* store = nullptr;
+  Writer* writer = nullptr;
+  const Matcher* matcher = nullptr;
+  const PdqSignalIndex* index = nullptr;
+  PublicKey member{};
+  std::function<std::shared_ptr<const TrustStore>()> trust;
+  std::function<std::shared_ptr<const NodeConfig>()> config;
+  std::function<void(api::StatusResponse*)> fill_status;  // node-level fields (uptime, ready, ...)
+  std::function<void(api::PeersResponse*)> fill_peers;
+  std::function<Result<api::ReloadResponse>()> reload;
+  std::function<void(std::shared_ptr<StreamChannel>)> add_stream;
+};
+
+class ApiHandlers {
+ public:
+  explicit ApiHandlers(ApiContext context) : ctx_(std::move(context)) {}
+
+  void HandleQuery(HttpRequest&& request, Responder respond) const;
+  void HandleAdmin(HttpRequest&& request, Responder respond) const;
+
+ private:
+  HttpResponse GetStatus() const;
+  HttpResponse Match(const HttpRequest& request) const;
+  HttpResponse Record(std::string_view id_hex) const;
+  HttpResponse Feeds() const;
+  HttpResponse Feed(std::string_view author, std::string_view query) const;
+  void Publish(pb::RecordBody body, const HttpRequest& request, Responder respond) const;
+  Status BuildSignal(const api::SignalRequest& req, pb::Signal* out) const;
+  Status CheckTargetExists(const std::string& id_hex, RecordId* id,
+                                     RecordLocation* loc) const;
+
+  ApiContext ctx_;
+};
+
+}  // namespace hashmesh

@@ -1,0 +1,337 @@
+// Node start-up, wiring and shutdown.
+#include "daemon/node.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "daemon/api_handlers.h"
+#include "daemon/http_server.h"
+#include "daemon/matcher.h"
+#include "daemon/pdq_signal_index.h"
+#include "daemon/record_validator.h"
+#include "daemon/record_view.h"
+#include "daemon/store.h"
+#include "daemon/writer.h"
+#include "keys/key_dir.h"
+#include "keys/trust_store.h"
+
+#ifdef HASHMESH_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+namespace hashmesh {
+
+struct Node::Impl {
+  explicit Impl(NodeIdentity id) : identity(std::move(id)) {}
+
+  std::shared_ptr<const NodeConfig> config;
+  NodeIdentity identity;
+  std::unique_ptr<Store> store;
+  PdqSignalIndex index;
+  std::unique_ptr<Writer> writer;
+  std::unique_ptr<Matcher> matcher;
+  std::unique_ptr<ApiHandlers> handlers;
+  std::unique_ptr<HttpServer> query_server;
+  std::unique_ptr<HttpServer> admin_server;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  bool stopped = false;
+  int lock_fd = -1;  // flock on <data>/hashmeshd.lock, held for the node's life
+
+  mutable std::mutex snapshot_mu;
+  std::shared_ptr<const TrustStore> trust;  // GUARDED_BY(snapshot_mu)
+
+  std::mutex streams_mu;
+  std::vector<std::weak_ptr<StreamChannel>> streams;  // GUARDED_BY(streams_mu)
+
+  std::shared_ptr<const TrustStore> Trust() const {
+    std::lock_guard lock(snapshot_mu);
+    return trust;
+  }
+  std::shared_ptr<const NodeConfig> Config() const {
+    std::lock_guard lock(snapshot_mu);
+    return config;
+  }
+
+  void OnCommit(const std::vector<ParsedRecord>& records);
+  void FillStatus(api::StatusResponse* status) const;
+};
+
+namespace {
+
+// First start: a trust store naming only this node's member, as a platform.
+Result<std::shared_ptr<const TrustStore>> LoadOrCreateTrust(const NodeConfig& config,
+                                                            const NodeIdentity& identity) {
+  auto loaded = LoadTrustStore(config.trust_file);
+  if (loaded.ok()) {
+    if (loaded->FindByKey(identity.member_key()) == nullptr) {
+      LogWarning("this node's member is not in its trust store: it can follow but not publish")
+          .Kv("member", KeyToText(identity.member_key()))
+          .Kv("trust", config.trust_file);
+    }
+    return std::make_shared<const TrustStore>(std::move(*loaded));
+  }
+  if (loaded.status().code() != StatusCode::kNotFound) return loaded.status();
+  TrustStore trust;
+  HM_RETURN_IF_ERROR(trust.Add({identity.name, identity.member_key(), {Role::kPlatform}, ""}));
+  HM_RETURN_IF_ERROR(SaveTrustStore(config.trust_file, trust));
+  LogNotice("created trust store with this node's member as a platform")
+      .Kv("trust", config.trust_file)
+      .Kv("member", KeyToText(identity.member_key()));
+  return std::make_shared<const TrustStore>(std::move(trust));
+}
+
+// Two daemons on one data directory would each sequence the same feed and fork it: refuse.
+Result<int> LockDataDir(const std::string& dir) {
+  const std::string path = dir + "/hashmeshd.lock";
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return IoError("cannot open " + path + ": " + std::strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32] = {};
+    ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+    close(fd);
+    return FailedPrecondition("data directory " + dir + " is in use by another hashmeshd" +
+                              (n > 0 ? " (pid " + std::string(pid, strnlen(pid, n)) + ")" : ""));
+  }
+  std::string me = std::to_string(getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, me.data(), me.size(), 0) < 0) {
+    LogWarning("cannot write pid to lock file").Kv("path", path);
+  }
+  return fd;
+}
+
+void Notify(const char* state) {
+#ifdef HASHMESH_HAVE_SYSTEMD
+  sd_notify(0, state);
+#else
+  (void)state;
+#endif
+}
+
+}  // namespace
+
+Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Node::~Node() { Stop(); }
+
+Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
+  if (!InitCrypto()) return Internal("libsodium failed to initialise");
+  config.ResolveDefaults();
+  HM_RETURN_IF_ERROR(ValidateConfig(config));
+  LogLevel level;
+  ParseLogLevel(config.log_level, &level);
+  SetLogLevel(level);
+
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) return IoError("cannot create data directory " + config.data_dir + ": " + ec.message());
+  chmod(config.data_dir.c_str(), 0750);
+  HM_ASSIGN_OR_RETURN(int lock_fd, LockDataDir(config.data_dir));
+
+  auto identity = EnsureNodeIdentity(config.keys_dir, config.name);
+  if (!identity.ok()) {
+    close(lock_fd);
+    return identity.status().WithContext("keys");
+  }
+  auto impl = std::make_unique<Impl>(std::move(*identity));
+  Impl& n = *impl;
+  n.lock_fd = lock_fd;
+  HM_ASSIGN_OR_RETURN(n.trust, LoadOrCreateTrust(config, n.identity));
+  n.config = std::make_shared<const NodeConfig>(config);
+
+  HM_ASSIGN_OR_RETURN(n.store,
+                      Store::Open({.dir = config.data_dir,
+                                   .initial_map_bytes = uint64_t(config.map_size_mib) << 20}));
+  const auto index_started = std::chrono::steady_clock::now();
+  HM_RETURN_IF_ERROR(n.index.Load(*n.store));
+  LogInfo("PDQ index built")
+      .Kv("hashes", n.index.size())
+      .Kv("ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - index_started)
+                    .count());
+
+  OwnFeedIdentity own{n.identity.member_key(), &n.identity.node_key, n.identity.manifest.seq,
+                      n.identity.manifest_bytes};
+  Impl* self = &n;
+  n.writer = std::make_unique<Writer>(
+      n.store.get(), own,
+      [self](const ParsedRecord& r, const FeedState& feed) {
+        return ValidateIncomingRecord(r, feed, *self->Trust(), *self->store);
+      },
+      WriterOptions{});
+  n.writer->AddCommitListener([self](const std::vector<ParsedRecord>& rs) { self->OnCommit(rs); });
+  HM_RETURN_IF_ERROR(n.writer->Start());
+  n.matcher = std::make_unique<Matcher>(n.store.get(), &n.index);
+
+  std::unique_ptr<Node> node(new Node(std::move(impl)));
+  ApiContext ctx;
+  ctx.store = n.store.get();
+  ctx.writer = n.writer.get();
+  ctx.matcher = n.matcher.get();
+  ctx.index = &n.index;
+  ctx.member = n.identity.member_key();
+  ctx.trust = [self] { return self->Trust(); };
+  ctx.config = [self] { return self->Config(); };
+  ctx.fill_status = [self](api::StatusResponse* s) { self->FillStatus(s); };
+  ctx.fill_peers = [](api::PeersResponse*) {};
+  Node* node_ptr = node.get();
+  ctx.reload = [node_ptr] { return node_ptr->Reload(); };
+  ctx.add_stream = [self](std::shared_ptr<StreamChannel> channel) {
+    std::lock_guard lock(self->streams_mu);
+    self->streams.push_back(channel);
+  };
+  n.handlers = std::make_unique<ApiHandlers>(std::move(ctx));
+  const ApiHandlers* handlers = n.handlers.get();
+
+  HttpServerOptions query_options;
+  query_options.socket_path = config.socket;
+  query_options.mode = 0660;
+  query_options.max_body_bytes = static_cast<size_t>(config.max_request_bytes);
+  HM_ASSIGN_OR_RETURN(n.query_server,
+                      HttpServer::Start(
+                          query_options,
+                          [handlers](HttpRequest&& r, Responder respond) {
+                            handlers->HandleQuery(std::move(r), std::move(respond));
+                          },
+                          static_cast<int>(config.api_threads)));
+  HttpServerOptions admin_options = query_options;
+  admin_options.socket_path = config.admin_socket;
+  admin_options.mode = 0600;
+  HM_ASSIGN_OR_RETURN(n.admin_server,
+                      HttpServer::Start(
+                          admin_options,
+                          [handlers](HttpRequest&& r, Responder respond) {
+                            handlers->HandleAdmin(std::move(r), std::move(respond));
+                          },
+                          1));
+  LogNotice("hashmeshd ready")
+      .Kv("member", KeyToText(n.identity.member_key()))
+      .Kv("name", n.identity.name)
+      .Kv("data", config.data_dir)
+      .Kv("socket", config.socket)
+      .Kv("admin_socket", config.admin_socket)
+      .Kv("own_seq", n.writer->own_seq());
+  Notify("READY=1");
+  return node;
+}
+
+void Node::Stop() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  Notify("STOPPING=1");
+  LogNotice("hashmeshd stopping");
+  // Stop taking requests first, then let the writer finish what was acknowledged as queued.
+  if (impl_->query_server) impl_->query_server->Stop();
+  if (impl_->admin_server) impl_->admin_server->Stop();
+  if (impl_->writer) impl_->writer->Stop();
+  {
+    std::lock_guard lock(impl_->streams_mu);
+    for (auto& weak : impl_->streams) {
+      if (auto ch = weak.lock()) ch->Close();
+    }
+    impl_->streams.clear();
+  }
+  impl_->store.reset();
+  if (impl_->lock_fd >= 0) close(impl_->lock_fd);
+  impl_->lock_fd = -1;
+  LogNotice("hashmeshd stopped");
+}
+
+Result<api::ReloadResponse> Node::Reload() {
+  Impl& n = *impl_;
+  NodeConfig config = *n.Config();
+  if (!config.config_file.empty()) {
+    // Re-read the file, keeping what flags set is beyond this change's scope: file values win.
+    HM_ASSIGN_OR_RETURN(ConfigFile file, LoadConfigFile(config.config_file));
+    NodeConfig fresh = config;
+    fresh.policy = PolicyConfig{};
+    HM_RETURN_IF_ERROR(ApplyConfigFile(file, &fresh));
+    HM_RETURN_IF_ERROR(ValidateConfig(fresh));
+    config.policy = fresh.policy;
+    config.log_level = fresh.log_level;
+  }
+  HM_ASSIGN_OR_RETURN(TrustStore trust, LoadTrustStore(config.trust_file));
+  LogLevel level;
+  ParseLogLevel(config.log_level, &level);
+  SetLogLevel(level);
+  api::ReloadResponse out;
+  out.set_trusted_members(static_cast<uint32_t>(trust.size()));
+  out.set_log_level(config.log_level);
+  {
+    std::lock_guard lock(n.snapshot_mu);
+    n.trust = std::make_shared<const TrustStore>(std::move(trust));
+    n.config = std::make_shared<const NodeConfig>(std::move(config));
+  }
+  LogNotice("reloaded").Kv("trusted_members", out.trusted_members()).Kv("log_level", out.log_level());
+  return out;
+}
+
+void Node::Impl::OnCommit(const std::vector<ParsedRecord>& records) {
+  for (const auto& r : records) {
+    if (r.kind == RecordKind::kSignal && r.body.signal().type() == pb::SIGNAL_TYPE_PDQ) {
+      if (auto hash = PdqHash::FromHex(r.body.signal().value()); hash.ok()) {
+        index.Add({r.author, r.seq()}, *hash);
+      }
+    }
+  }
+  std::lock_guard lock(streams_mu);
+  if (streams.empty()) return;
+  auto trust_now = Trust();
+  std::vector<std::string> lines;
+  lines.reserve(records.size());
+  for (const auto& r : records) lines.push_back(ToJson(ToRecordView(r, trust_now.get())));
+  std::erase_if(streams, [&](std::weak_ptr<StreamChannel>& weak) {
+    auto channel = weak.lock();
+    if (!channel) return true;
+    for (const auto& line : lines) {
+      if (!channel->Push(line)) return true;
+    }
+    return false;
+  });
+}
+
+void Node::Impl::FillStatus(api::StatusResponse* s) const {
+  auto cfg = Config();
+  s->set_version(HASHMESH_VERSION);
+  s->set_node_name(identity.name);
+  s->set_member_id(KeyToText(identity.member_key()));
+  s->set_signing_key(KeyToText(identity.node_key.public_key()));
+  s->set_manifest_seq(identity.manifest.seq);
+  s->set_uptime_seconds(static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started)
+          .count()));
+  s->set_data_dir(cfg->data_dir);
+  s->set_pdq_indexed(static_cast<uint32_t>(index.size()));
+  s->set_own_seq(static_cast<uint32_t>(writer->own_seq()));
+  bool ready = true;
+  if (auto stats = store->Stats(); stats.ok()) {
+    s->set_records(static_cast<uint32_t>(stats->records));
+    s->set_signals(static_cast<uint32_t>(stats->signals));
+    s->set_authors(static_cast<uint32_t>(stats->authors));
+    s->set_map_size_mib(static_cast<uint32_t>(stats->map_size_bytes >> 20));
+  } else {
+    ready = false;
+    s->add_not_ready_reasons("store: " + stats.status().message());
+  }
+  auto trust_now = Trust();
+  if (auto heads = store->Heads(); heads.ok()) {
+    for (const auto& h : *heads) {
+      api::FeedHead* f = s->add_heads();
+      f->set_author(KeyToText(h.author));
+      f->set_name(MemberName(h.author, trust_now.get()));
+      f->set_seq(static_cast<uint32_t>(h.seq));
+      f->set_head_id(ToHex(h.id));
+    }
+  }
+  s->set_ready(ready);
+}
+
+}  // namespace hashmesh

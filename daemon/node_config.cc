@@ -1,0 +1,221 @@
+// The option table and its application to NodeConfig.
+#include "daemon/node_config.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <functional>
+#include <variant>
+
+#include "common/log.h"
+
+namespace hashmesh {
+namespace {
+
+using StringRef = std::string& (*)(NodeConfig&);
+using IntRef = int64_t& (*)(NodeConfig&);
+using ListRef = std::vector<std::string>& (*)(NodeConfig&);
+
+struct Option {
+  const char* key;
+  const char* flag;
+  std::variant<StringRef, IntRef, ListRef> ref;
+  int64_t min = 0, max = 0;  // for integers
+  const char* default_text;
+  const char* help;
+};
+
+// The one place where settings are declared.
+const std::vector<Option>& Table() {
+  static const std::vector<Option> table = {
+      {"data", "--data", [](NodeConfig& c) -> std::string& { return c.data_dir; }, 0, 0,
+       "./hashmesh-data", "Data directory: the LMDB environment, and by default keys and sockets."},
+      {"keys", "--keys", [](NodeConfig& c) -> std::string& { return c.keys_dir; }, 0, 0,
+       "<data>/keys", "Key directory made by `hashmesh-keys init` (created on first start if empty)."},
+      {"trust", "--trust", [](NodeConfig& c) -> std::string& { return c.trust_file; }, 0, 0,
+       "<data>/trust.toml", "Trust store: the members whose records this node accepts."},
+      {"socket", "--socket", [](NodeConfig& c) -> std::string& { return c.socket; }, 0, 0,
+       "<data>/query.sock", "Query socket (read-only API), mode 0660."},
+      {"admin_socket", "--admin-socket",
+       [](NodeConfig& c) -> std::string& { return c.admin_socket; }, 0, 0, "<data>/admin.sock",
+       "Admin socket (publishing API), mode 0600."},
+      {"name", "--name", [](NodeConfig& c) -> std::string& { return c.name; }, 0, 0, "hostname",
+       "Node name written into new keys on first start."},
+      {"listen", "--listen", [](NodeConfig& c) -> std::string& { return c.listen; }, 0, 0, "",
+       "HOST:PORT to accept peer connections on (empty: none)."},
+      {"peers", "--peer", [](NodeConfig& c) -> std::vector<std::string>& { return c.peers; }, 0,
+       0, "[]", "HOST:PORT of a peer to dial (repeatable)."},
+      {"metrics", "--metrics", [](NodeConfig& c) -> std::string& { return c.metrics; }, 0, 0, "",
+       "HOST:PORT for Prometheus /metrics (empty: off)."},
+      {"log_level", "--log-level", [](NodeConfig& c) -> std::string& { return c.log_level; }, 0,
+       0, "info", "error, warning, notice, info or debug."},
+      {"map_size_mib", "--map-size-mib", [](NodeConfig& c) -> int64_t& { return c.map_size_mib; },
+       1, 1 << 24, "64", "Initial LMDB map size in MiB; it doubles when full."},
+      {"api_threads", "--api-threads", [](NodeConfig& c) -> int64_t& { return c.api_threads; }, 1,
+       64, "2", "Threads serving the local API sockets."},
+      {"max_request_bytes", "--max-request-bytes",
+       [](NodeConfig& c) -> int64_t& { return c.max_request_bytes; }, 1024, 64 << 20, "1048576",
+       "Largest local API request body; larger ones get 413."},
+      {"max_batch_queries", "", [](NodeConfig& c) -> int64_t& { return c.max_batch_queries; }, 1,
+       1000000, "10000", "Most queries in one batch match request."},
+      {"policy.min_platforms", "",
+       [](NodeConfig& c) -> int64_t& { return c.policy.min_platforms; }, 1, 1000, "2",
+       "Distinct platform members that must submit or endorse a signal for `act`."},
+      {"policy.max_disputes", "", [](NodeConfig& c) -> int64_t& { return c.policy.max_disputes; },
+       0, 1000, "0", "More platform disputes than this make a signal `review` at most."},
+      {"policy.act_labels", "",
+       [](NodeConfig& c) -> std::vector<std::string>& { return c.policy.act_labels; }, 0, 0, "[]",
+       "Label prefixes that may lead to `act` (empty: any label)."},
+      {"policy.authority_notice", "",
+       [](NodeConfig& c) -> std::string& { return c.policy.authority_notice; }, 0, 0, "review",
+       "Verdict from an authority's notice alone: none, review or act."},
+      {"policy.pdq_max_distance", "",
+       [](NodeConfig& c) -> int64_t& { return c.policy.pdq_max_distance; }, 0, 128, "31",
+       "Default and largest PDQ Hamming distance for a match."},
+      {"policy.ignore_members", "",
+       [](NodeConfig& c) -> std::vector<std::string>& { return c.policy.ignore_members; }, 0, 0,
+       "[]", "Member ids (ed25519:...) whose records are left out of verdicts."},
+  };
+  return table;
+}
+
+const Option* FindOption(const std::string& key) {
+  for (const auto& o : Table()) {
+    if (key == o.key) return &o;
+  }
+  return nullptr;
+}
+
+const char* TypeOf(const Option& o) {
+  switch (o.ref.index()) {
+    case 0: return "string";
+    case 1: return "integer";
+    default: return "list of strings";
+  }
+}
+
+Status CheckRange(const Option& o, int64_t v) {
+  if (v < o.min || v > o.max) {
+    return InvalidArgument("must be between " + std::to_string(o.min) + " and " +
+                           std::to_string(o.max) + ", got " + std::to_string(v));
+  }
+  return Status::Ok();
+}
+
+Status CheckAddress(const std::string& what, const std::string& addr) {
+  size_t colon = addr.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == addr.size()) {
+    return InvalidArgument(what + " '" + addr + "' is not HOST:PORT");
+  }
+  int port = 0;
+  auto tail = std::string_view(addr).substr(colon + 1);
+  auto [p, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), port);
+  if (ec != std::errc() || p != tail.data() + tail.size() || port < 0 || port > 65535) {
+    return InvalidArgument(what + " '" + addr + "' has no valid port");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void NodeConfig::ResolveDefaults() {
+  if (data_dir.empty()) data_dir = "./hashmesh-data";
+  while (data_dir.size() > 1 && data_dir.back() == '/') data_dir.pop_back();
+  if (keys_dir.empty()) keys_dir = data_dir + "/keys";
+  if (trust_file.empty()) trust_file = data_dir + "/trust.toml";
+  if (socket.empty()) socket = data_dir + "/query.sock";
+  if (admin_socket.empty()) admin_socket = data_dir + "/admin.sock";
+  if (name.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::snprintf(host, 5, "node");
+    name = host;
+    for (char& c : name) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '-';
+    }
+  }
+}
+
+const std::vector<ConfigOptionInfo>& ConfigOptions() {
+  static const std::vector<ConfigOptionInfo> infos = [] {
+    std::vector<ConfigOptionInfo> out;
+    for (const auto& o : Table()) {
+      out.push_back({o.key, o.flag, TypeOf(o), o.default_text, o.help});
+    }
+    return out;
+  }();
+  return infos;
+}
+
+Status ApplyConfigFile(const ConfigFile& file, NodeConfig* config) {
+  for (const auto& [key, value] : file.values) {
+    const Option* o = FindOption(key);
+    if (o == nullptr) return file.Error(key, "unknown key (see `hashmeshd --config-reference`)");
+    if (auto* s = std::get_if<StringRef>(&o->ref)) {
+      const auto* v = std::get_if<std::string>(&value.value);
+      if (v == nullptr) return file.Error(key, std::string("expected a string, got ") + value.TypeName());
+      (*s)(*config) = *v;
+    } else if (auto* i = std::get_if<IntRef>(&o->ref)) {
+      const auto* v = std::get_if<int64_t>(&value.value);
+      if (v == nullptr) return file.Error(key, std::string("expected an integer, got ") + value.TypeName());
+      Status range = CheckRange(*o, *v);
+      if (!range.ok()) return file.Error(key, range.message());
+      (*i)(*config) = *v;
+    } else {
+      const auto* v = std::get_if<std::vector<std::string>>(&value.value);
+      if (v == nullptr) {
+        return file.Error(key, std::string("expected an array of strings, got ") + value.TypeName());
+      }
+      std::get<ListRef>(o->ref)(*config) = *v;
+    }
+  }
+  config->config_file = file.path;
+  return Status::Ok();
+}
+
+Status ApplyConfigFlag(const std::string& key, const std::string& value, NodeConfig* config) {
+  const Option* o = FindOption(key);
+  if (o == nullptr) return InvalidArgument("unknown option " + key);
+  const std::string what = std::string(o->flag[0] ? o->flag : o->key);
+  if (auto* s = std::get_if<StringRef>(&o->ref)) {
+    (*s)(*config) = value;
+  } else if (auto* i = std::get_if<IntRef>(&o->ref)) {
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (ec != std::errc() || p != value.data() + value.size()) {
+      return InvalidArgument(what + ": '" + value + "' is not an integer");
+    }
+    HM_RETURN_IF_ERROR(CheckRange(*o, v).WithContext(what));
+    (*i)(*config) = v;
+  } else {
+    std::get<ListRef>(o->ref)(*config).push_back(value);
+  }
+  return Status::Ok();
+}
+
+Status ValidateConfig(const NodeConfig& config) {
+  LogLevel level;
+  if (!ParseLogLevel(config.log_level, &level)) {
+    return InvalidArgument("log_level '" + config.log_level +
+                           "' is not one of error, warning, notice, info, debug");
+  }
+  if (!config.listen.empty()) HM_RETURN_IF_ERROR(CheckAddress("listen", config.listen));
+  if (!config.metrics.empty()) HM_RETURN_IF_ERROR(CheckAddress("metrics", config.metrics));
+  for (const auto& p : config.peers) HM_RETURN_IF_ERROR(CheckAddress("peer", p));
+  const auto& a = config.policy.authority_notice;
+  if (a != "none" && a != "review" && a != "act") {
+    return InvalidArgument("policy.authority_notice must be none, review or act, got '" + a + "'");
+  }
+  return Status::Ok();
+}
+
+std::string ConfigReferenceMarkdown() {
+  std::string out =
+      "| key | flag | type | default | meaning |\n|---|---|---|---|---|\n";
+  for (const auto& o : ConfigOptions()) {
+    out += "| `" + o.key + "` | " + (o.flag.empty() ? "" : "`" + o.flag + "`") + " | " + o.type +
+           " | `" + o.default_text + "` | " + o.help + " |\n";
+  }
+  return out;
+}
+
+}  // namespace hashmesh
