@@ -1,0 +1,154 @@
+// Hashing image files: read once, MD5 and SHA-256 of the bytes, decode only what PDQ samples,
+// PDQ with one scratch hasher per thread; HashFiles spreads files over a small thread pool.
+#include "common/file_hasher.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <system_error>
+#include <thread>
+
+#include "common/crypto.h"
+#include "common/hex.h"
+#include "common/image_decode.h"
+#include "common/pdq_hasher.h"
+
+namespace hashmesh {
+namespace {
+
+namespace fs = std::filesystem;
+
+Result<std::vector<uint8_t>> ReadFile(const std::string& path, uint64_t max_bytes) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) return NotFound(path + ": no such file");
+  if (fs::is_directory(st)) return InvalidArgument(path + ": is a directory");
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return IoError(path + ": " + std::strerror(errno));
+  std::vector<uint8_t> bytes;
+  // The size is only a hint (the file may change while read): read until end of file, but never
+  // keep more than the limit.
+  const uintmax_t size_hint = fs::file_size(path, ec);
+  if (!ec && size_hint <= max_bytes) bytes.reserve(static_cast<size_t>(size_hint) + 1);
+  Status status;
+  uint8_t chunk[1 << 16];
+  while (status.ok()) {
+    const size_t n = std::fread(chunk, 1, sizeof chunk, f);
+    if (n > 0) {
+      if (bytes.size() + n > max_bytes) {
+        status = ResourceExhausted(path + ": larger than the limit of " +
+                                   std::to_string(max_bytes) + " bytes");
+        break;
+      }
+      bytes.insert(bytes.end(), chunk, chunk + n);
+    }
+    if (n < sizeof chunk) {
+      if (std::ferror(f)) status = IoError(path + ": read error");
+      break;
+    }
+  }
+  std::fclose(f);
+  if (!status.ok()) return status;
+  return bytes;
+}
+
+bool HasImageExtension(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+}
+
+}  // namespace
+
+Result<FileHashes> HashFile(const std::string& path, const HashOptions& options) {
+  HM_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadFile(path, options.max_file_bytes));
+  DecodeOptions decode_options;
+  decode_options.max_pixels = options.max_pixels;
+  decode_options.squash_for_pdq = true;
+  auto decoded = DecodeImage(bytes, decode_options);
+  if (!decoded.ok()) return decoded.status().WithContext(path);
+
+  // 2 MiB of scratch per thread, reused for every file the thread hashes.
+  thread_local PdqHasher hasher;
+  HM_ASSIGN_OR_RETURN(PdqResult pdq, hasher.Hash(decoded->view(), options.dihedral));
+
+  FileHashes out;
+  out.file = path;
+  out.pdq = pdq.hash;
+  out.quality = pdq.quality;
+  out.dihedral = std::move(pdq.dihedral);
+  out.width = decoded->source_width;
+  out.height = decoded->source_height;
+  out.md5 = ToHex(Md5(bytes));
+  out.sha256 = ToHex(Sha256(bytes));
+  return out;
+}
+
+Result<std::vector<std::string>> ExpandImagePaths(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  for (const std::string& arg : args) {
+    std::error_code ec;
+    if (!fs::is_directory(arg, ec)) {
+      out.push_back(arg);  // a missing file is reported by HashFile, in its place
+      continue;
+    }
+    std::vector<std::string> found;
+    fs::recursive_directory_iterator it(arg, fs::directory_options::skip_permission_denied, ec);
+    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      std::error_code file_ec;
+      if (it->is_regular_file(file_ec) && HasImageExtension(it->path())) {
+        found.push_back(it->path().string());
+      }
+    }
+    if (ec) return IoError(arg + ": " + ec.message());
+    // Directory order is arbitrary; sorted output makes runs reproducible.
+    std::sort(found.begin(), found.end());
+    out.insert(out.end(), found.begin(), found.end());
+  }
+  return out;
+}
+
+std::vector<Result<FileHashes>> HashFiles(const std::vector<std::string>& paths,
+                                          const HashOptions& options, int threads,
+                                          const std::function<void(size_t, size_t)>& progress) {
+  const size_t total = paths.size();
+  std::vector<std::optional<Result<FileHashes>>> slots(total);
+  std::atomic<size_t> next{0};
+  std::atomic<size_t> done{0};
+  auto work = [&] {
+    for (size_t i = next.fetch_add(1); i < total; i = next.fetch_add(1)) {
+      slots[i].emplace(HashFile(paths[i], options));
+      const size_t finished = done.fetch_add(1) + 1;
+      if (progress) progress(finished, total);
+    }
+  };
+  size_t n = threads > 0 ? static_cast<size_t>(threads)
+                         : std::max(1u, std::thread::hardware_concurrency());
+  n = std::min(n, std::max<size_t>(total, 1));
+  if (n == 1) {
+    work();  // no thread to start for a single worker
+  } else {
+    std::vector<std::thread> pool;
+    pool.reserve(n);
+    for (size_t t = 0; t < n; ++t) {
+      try {
+        pool.emplace_back(work);
+      } catch (const std::system_error&) {
+        break;  // out of threads: the ones started (or this one) do all the work
+      }
+    }
+    if (pool.empty()) work();
+    for (std::thread& t : pool) t.join();
+  }
+  std::vector<Result<FileHashes>> results;
+  results.reserve(total);
+  for (auto& slot : slots) results.push_back(std::move(*slot));
+  return results;
+}
+
+}  // namespace hashmesh
