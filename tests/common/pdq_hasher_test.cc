@@ -1,0 +1,605 @@
+// Tests of PDQ hashing against the reference hashes in testdata/pdq, of the JPEG/PNG decoders
+// (formats, refusals, the sampling fast path) and of the file-hashing front end.
+#include "common/pdq_hasher.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/file_hasher.h"
+#include "common/image_decode.h"
+
+namespace hashmesh {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string PdqData(const std::string& relative) {
+  return std::string(HASHMESH_TESTDATA) + "/pdq/" + relative;
+}
+
+std::string ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::span<const uint8_t> Span(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+std::vector<std::vector<std::string>> ReadCsv(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::vector<std::string>> rows;
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // the CSVs have CRLF endings
+    if (line.empty()) continue;
+    std::vector<std::string> fields;
+    std::stringstream ss(line);
+    std::string field;
+    while (std::getline(ss, field, ',')) fields.push_back(field);
+    rows.push_back(fields);
+  }
+  return rows;
+}
+
+struct Reference {
+  std::string path;  // relative to images/
+  std::string hex;
+  int quality;
+  std::string size;  // "WxH"
+};
+
+std::vector<Reference> MeasuredReferences() {
+  std::vector<Reference> out;
+  for (const auto& f : ReadCsv(PdqData("hashes/pdq-cpp-reference-measured.csv"))) {
+    out.push_back({f.at(0), f.at(1), std::stoi(f.at(2)), f.at(3)});
+  }
+  return out;
+}
+
+// Dihedral rows of the reference CSV: orig, rot90, rot180, rot270, flipx, flipy, flipp, flipm.
+std::vector<PdqHash> ReferenceDihedral() {
+  std::vector<PdqHash> out;
+  for (const auto& f :
+       ReadCsv(PdqData("hashes/pdq-cpp-reference-dihedral-dih-bridge-1-original.csv"))) {
+    out.push_back(PdqHash::FromHex(f.at(1)).value());
+  }
+  return out;
+}
+
+// A scratch directory, removed at the end of each test.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = fs::temp_directory_path() / ("pdq_hasher_test_" + std::to_string(rd()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string Write(const std::string& name, const std::string& bytes) const {
+    const std::string p = (path_ / name).string();
+    std::ofstream(p, std::ios::binary) << bytes;
+    return p;
+  }
+  std::string path() const { return path_.string(); }
+
+ private:
+  fs::path path_;
+};
+
+// ---- a minimal PNG writer (stored deflate blocks), to craft exact test images
+// --------------------
+
+uint32_t Crc32(const std::string& data) {
+  uint32_t crc = 0xFFFFFFFFu;
+  for (unsigned char c : data) {
+    crc ^= c;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return crc ^ 0xFFFFFFFFu;
+}
+
+std::string Be32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+
+std::string PngChunk(const std::string& type, const std::string& data) {
+  return Be32(static_cast<uint32_t>(data.size())) + type + data + Be32(Crc32(type + data));
+}
+
+std::string ZlibStored(const std::string& raw) {
+  std::string out = "\x78\x01";
+  size_t pos = 0;
+  do {
+    const size_t n = std::min<size_t>(65535, raw.size() - pos);
+    const bool last = pos + n == raw.size();
+    out += static_cast<char>(last ? 1 : 0);
+    out += static_cast<char>(n & 0xFF);
+    out += static_cast<char>(n >> 8);
+    out += static_cast<char>(~n & 0xFF);
+    out += static_cast<char>((~n >> 8) & 0xFF);
+    out += raw.substr(pos, n);
+    pos += n;
+  } while (pos < raw.size());
+  uint32_t a = 1, b = 0;
+  for (unsigned char c : raw) {
+    a = (a + c) % 65521;
+    b = (b + a) % 65521;
+  }
+  return out + Be32((b << 16) | a);
+}
+
+// `scanlines`: the filtered image data (a filter byte of 0 before each row, per pass if
+// interlaced). `extra`: chunks to put before IDAT (PLTE, tRNS).
+std::string MakePng(uint32_t width, uint32_t height, int bit_depth, int color_type,
+                    const std::string& scanlines, const std::string& extra = "",
+                    bool interlaced = false) {
+  std::string ihdr = Be32(width) + Be32(height);
+  ihdr += static_cast<char>(bit_depth);
+  ihdr += static_cast<char>(color_type);
+  ihdr += '\0';  // compression
+  ihdr += '\0';  // filter
+  ihdr += static_cast<char>(interlaced ? 1 : 0);
+  return std::string("\x89PNG\r\n\x1a\n", 8) + PngChunk("IHDR", ihdr) + extra +
+         PngChunk("IDAT", ZlibStored(scanlines)) + PngChunk("IEND", "");
+}
+
+// Rows of `bytes_per_row` bytes each, with filter bytes.
+std::string Scanlines(const std::string& pixels, size_t bytes_per_row) {
+  std::string out;
+  for (size_t pos = 0; pos < pixels.size(); pos += bytes_per_row) {
+    out += '\0';
+    out += pixels.substr(pos, bytes_per_row);
+  }
+  return out;
+}
+
+// Adam7 passes of an 8-bit image with `bpp` bytes per pixel.
+std::string Adam7Scanlines(const std::string& pixels, int width, int height, int bpp) {
+  static constexpr int kPass[7][4] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4},
+                                      {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};
+  std::string out;
+  for (const auto& p : kPass) {
+    if (p[0] >= width) continue;  // an empty pass has no rows at all
+    for (int y = p[1]; y < height; y += p[3]) {
+      out += '\0';
+      for (int x = p[0]; x < width; x += p[2]) {
+        out += pixels.substr((static_cast<size_t>(y) * width + x) * bpp, bpp);
+      }
+    }
+  }
+  return out;
+}
+
+std::string Bytes(std::initializer_list<int> values) {
+  std::string s;
+  for (int v : values) s += static_cast<char>(v);
+  return s;
+}
+
+DecodedImage MustDecode(const std::string& bytes, bool squash = false) {
+  DecodeOptions options;
+  options.squash_for_pdq = squash;
+  auto decoded = DecodeImage(Span(bytes), options);
+  EXPECT_TRUE(decoded.ok()) << decoded.status().ToString();
+  return decoded.ok() ? std::move(decoded).value() : DecodedImage{};
+}
+
+std::string PixelsOf(const DecodedImage& image) {
+  return {image.pixels.begin(), image.pixels.end()};
+}
+
+// ---- the reference hashes ----------------------------------------------------------------------
+
+// Every image in the reference CSV, through the whole file path (decoders, squash, PDQ). This
+// includes the CMYK JPEG, the 1-bit, grey, grey+alpha and palette PNGs and the RGBA PNGs.
+TEST(PdqReference, EveryMeasuredImageMatchesBitForBit) {
+  const auto refs = MeasuredReferences();
+  ASSERT_EQ(refs.size(), 39u);
+  for (const Reference& ref : refs) {
+    SCOPED_TRACE(ref.path);
+    auto got = HashFile(PdqData("images/" + ref.path), HashOptions{});
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    const PdqHash want = PdqHash::FromHex(ref.hex).value();
+    EXPECT_EQ(got->pdq.ToHex(), ref.hex) << "distance " << HammingDistance(got->pdq, want);
+    EXPECT_EQ(got->quality, ref.quality);
+    EXPECT_EQ(std::to_string(got->width) + "x" + std::to_string(got->height), ref.size);
+  }
+}
+
+TEST(PdqReference, DihedralVariantsOfTheOriginal) {
+  HashOptions options;
+  options.dihedral = true;
+  auto got = HashFile(PdqData("images/dih/bridge-1-original.jpg"), options);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  const auto want = ReferenceDihedral();
+  ASSERT_EQ(want.size(), 8u);
+  ASSERT_EQ(got->dihedral.size(), 8u);
+  static const char* kNames[] = {"orig",  "rot90", "rot180", "rot270",
+                                 "flipx", "flipy", "flipp",  "flipm"};
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(got->dihedral[i].ToHex(), want[i].ToHex()) << kNames[i];
+  }
+  EXPECT_EQ(got->dihedral[0], got->pdq);
+}
+
+// Hashing a transformed file directly gives almost the variant computed from the DCT of the
+// original: they differ by JPEG re-encoding and the squash's sampling positions (the reference
+// measures 0 to 18 bits here too, since our hashes of these files are the reference's).
+TEST(PdqReference, DihedralFilesAreNearTheirVariants) {
+  const auto variants = ReferenceDihedral();
+  const std::pair<const char*, int> kFiles[] = {
+      {"bridge-1-original.jpg", 0},    {"bridge-2-rotate-90.jpg", 1},
+      {"bridge-3-rotate-180.jpg", 2},  {"bridge-4-rotate-270.jpg", 3},
+      {"bridge-5-flipx.jpg", 4},       {"bridge-6-flipy.jpg", 5},
+      {"bridge-7-flip-plus-1.jpg", 6}, {"bridge-8-flip-minus-1.jpg", 7},
+  };
+  for (const auto& [file, variant] : kFiles) {
+    auto got = HashFile(PdqData(std::string("images/dih/") + file), HashOptions{});
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_LE(HammingDistance(got->pdq, variants[variant]), 20) << file;
+  }
+}
+
+TEST(PdqReference, FileDigests) {
+  auto got = HashFile(PdqData("images/dih/bridge-1-original.jpg"), HashOptions{});
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->md5, "d35c785545392755e7e4164457657269");
+  EXPECT_EQ(got->sha256, "b5b0799616df52d475a3968dc7e54f1d0724c912244ffa6175bc786375dd7298");
+  EXPECT_TRUE(got->dihedral.empty());
+}
+
+// ---- the sampling fast path equals a full decode ----------------------------------------------
+
+// DecodeImage with squash_for_pdq skips rows (jpeg_skip_scanlines) and converts only sampled
+// pixels; it must give exactly the pixels PdqHasher samples from a full decode.
+TEST(ImageDecode, SquashedDecodeEqualsSampledFullDecode) {
+  for (const Reference& ref : MeasuredReferences()) {
+    SCOPED_TRACE(ref.path);
+    const std::string bytes = ReadBytes(PdqData("images/" + ref.path));
+    const DecodedImage full = MustDecode(bytes, /*squash=*/false);
+    const DecodedImage squashed = MustDecode(bytes, /*squash=*/true);
+    ASSERT_EQ(full.width, full.source_width);
+    ASSERT_EQ(squashed.source_width, full.width);
+    ASSERT_EQ(squashed.source_height, full.height);
+    ASSERT_EQ(squashed.channels, full.channels);
+    const bool squash = PdqNeedsSquash(full.width, full.height);
+    ASSERT_EQ(squashed.width, squash ? kPdqSquashSize : full.width);
+    ASSERT_EQ(squashed.height, squash ? kPdqSquashSize : full.height);
+    const int c = full.channels;
+    bool same = true;
+    for (int y = 0; y < squashed.height && same; ++y) {
+      const int sy = squash ? PdqSquashSource(y, full.height) : y;
+      for (int x = 0; x < squashed.width && same; ++x) {
+        const int sx = squash ? PdqSquashSource(x, full.width) : x;
+        for (int k = 0; k < c; ++k) {
+          same = same && squashed.pixels[(static_cast<size_t>(y) * squashed.width + x) * c + k] ==
+                             full.pixels[(static_cast<size_t>(sy) * full.width + sx) * c + k];
+        }
+      }
+    }
+    EXPECT_TRUE(same);
+    PdqHasher hasher;
+    EXPECT_EQ(hasher.Hash(full.view())->hash, hasher.Hash(squashed.view())->hash);
+  }
+}
+
+// ---- PdqHasher on pixel buffers ----------------------------------------------------------------
+
+std::vector<uint8_t> NoiseImage(int width, int height, int channels, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> px(static_cast<size_t>(width) * height * channels);
+  // Smooth-ish content so that the hash is not dominated by noise.
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      for (int k = 0; k < channels; ++k) {
+        px[(static_cast<size_t>(y) * width + x) * channels + k] =
+            static_cast<uint8_t>((x * (k + 1) + y * 3 + (rng() % 16)) & 0xFF);
+      }
+    }
+  }
+  return px;
+}
+
+TEST(PdqHasher, ImagesSmallerThanFivePixelsHashToZero) {
+  PdqHasher hasher;
+  for (auto [w, h] : {std::pair{4, 4}, {4, 100}, {100, 4}, {1, 1}}) {
+    const auto px = NoiseImage(w, h, 3, 1);
+    auto r = hasher.Hash({px.data(), w, h, 3, w * 3}, /*dihedral=*/true);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->hash, PdqHash{}) << w << "x" << h;
+    EXPECT_EQ(r->quality, 0);
+    ASSERT_EQ(r->dihedral.size(), 8u);
+    for (const PdqHash& d : r->dihedral) EXPECT_EQ(d, PdqHash{});
+  }
+  // The squash comes first: a 600x4 image becomes 512x512 and has a hash.
+  const auto px = NoiseImage(600, 4, 1, 2);
+  auto r = hasher.Hash({px.data(), 600, 4, 1, 600});
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r->hash, PdqHash{});
+}
+
+TEST(PdqHasher, StrideAndAlphaAreHonoured) {
+  PdqHasher hasher;
+  const int w = 130, h = 97;
+  const auto rgb = NoiseImage(w, h, 3, 3);
+  // The same pixels with an alpha channel and padding at the end of each row.
+  const int stride = w * 4 + 12;
+  std::vector<uint8_t> rgba(static_cast<size_t>(stride) * h, 0xEE);
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      for (int k = 0; k < 3; ++k) rgba[y * stride + x * 4 + k] = rgb[(y * w + x) * 3 + k];
+      rgba[y * stride + x * 4 + 3] = static_cast<uint8_t>(x * y);
+    }
+  }
+  auto a = hasher.Hash({rgb.data(), w, h, 3, w * 3});
+  auto b = hasher.Hash({rgba.data(), w, h, 4, stride});
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->hash, b->hash);
+  EXPECT_EQ(a->quality, b->quality);
+}
+
+TEST(PdqHasher, SixtyFourSquareSkipsTheFilterAndStillHashes) {
+  PdqHasher hasher;
+  const auto px = NoiseImage(64, 64, 1, 4);
+  auto r = hasher.Hash({px.data(), 64, 64, 1, 64}, /*dihedral=*/true);
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r->hash, PdqHash{});
+  EXPECT_EQ(r->dihedral[0], r->hash);
+}
+
+TEST(PdqHasher, RefusesMalformedViews) {
+  PdqHasher hasher;
+  const std::vector<uint8_t> px(300, 1);
+  EXPECT_EQ(hasher.Hash({nullptr, 10, 10, 3, 30}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(hasher.Hash({px.data(), 10, 10, 5, 50}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(hasher.Hash({px.data(), 10, 10, 3, 29}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(hasher.Hash({px.data(), 0, 10, 3, 30}).status().code(), StatusCode::kInvalidArgument);
+}
+
+// Smooth content with a well-defined hash.
+std::vector<uint8_t> SmoothImage(int n) {
+  std::vector<uint8_t> px(static_cast<size_t>(n) * n);
+  for (int y = 0; y < n; ++y) {
+    for (int x = 0; x < n; ++x) {
+      const double v = 128 + 60 * std::sin(x / 23.0) * std::cos(y / 37.0) +
+                       40 * std::sin((x + 2 * y) / 51.0) + 20 * std::cos((3 * x - y) / 17.0);
+      px[static_cast<size_t>(y) * n + x] = static_cast<uint8_t>(std::clamp(v, 0.0, 255.0));
+    }
+  }
+  return px;
+}
+
+// Hashing a rotated or flipped image gives, up to float rounding, the variant computed from the
+// original's DCT. (With an odd filter window, here 3 for 300 pixels, the filter is symmetric.)
+// The reference's rot90 turns the image counter-clockwise.
+TEST(PdqHasher, DihedralVariantsMatchTransformedPixels) {
+  PdqHasher hasher;
+  const int n = 300;
+  const auto px = SmoothImage(n);
+  auto orig = hasher.Hash({px.data(), n, n, 1, n}, /*dihedral=*/true);
+  ASSERT_TRUE(orig.ok());
+  EXPECT_EQ(orig->quality, 100);
+  // (x, y) of the original lands at where(x, y) in the transformed image.
+  auto check = [&](PdqDihedral variant, auto where) {
+    std::vector<uint8_t> out(px.size());
+    for (int y = 0; y < n; ++y) {
+      for (int x = 0; x < n; ++x) {
+        const auto [tx, ty] = where(x, y);
+        out[static_cast<size_t>(ty) * n + tx] = px[static_cast<size_t>(y) * n + x];
+      }
+    }
+    auto r = hasher.Hash({out.data(), n, n, 1, n});
+    ASSERT_TRUE(r.ok());
+    EXPECT_LE(HammingDistance(orig->dihedral[static_cast<int>(variant)], r->hash), 4)
+        << static_cast<int>(variant);
+  };
+  using P = std::pair<int, int>;
+  check(PdqDihedral::kRot90, [&](int x, int y) { return P{y, n - 1 - x}; });
+  check(PdqDihedral::kRot180, [&](int x, int y) { return P{n - 1 - x, n - 1 - y}; });
+  check(PdqDihedral::kRot270, [&](int x, int y) { return P{n - 1 - y, x}; });
+  check(PdqDihedral::kFlipX, [&](int x, int y) { return P{x, n - 1 - y}; });
+  check(PdqDihedral::kFlipY, [&](int x, int y) { return P{n - 1 - x, y}; });
+  check(PdqDihedral::kFlipPlus1, [&](int x, int y) { return P{y, x}; });
+  check(PdqDihedral::kFlipMinus1, [&](int x, int y) { return P{n - 1 - y, n - 1 - x}; });
+}
+
+// ---- PNG formats -------------------------------------------------------------------------------
+
+TEST(ImageDecode, Png16BitIsRoundedTo8Bits) {
+  // 0, 128, 32896 (= 128 * 257), 65535, 4660, 32767 -> round(v / 257).
+  const std::string grey = Bytes({0, 0, 0, 128, 128, 128, 255, 255, 0x12, 0x34, 0x7F, 0xFF});
+  DecodedImage g = MustDecode(MakePng(3, 2, 16, 0, Scanlines(grey, 6)));
+  EXPECT_EQ(g.channels, 1);
+  EXPECT_EQ(PixelsOf(g), Bytes({0, 0, 128, 255, 18, 127}));
+  const std::string rgb = Bytes({0xFF, 0xFF, 0, 0, 0x12, 0x34});
+  DecodedImage c = MustDecode(MakePng(1, 1, 16, 2, Scanlines(rgb, 6)));
+  EXPECT_EQ(c.channels, 3);
+  EXPECT_EQ(PixelsOf(c), Bytes({255, 0, 18}));
+}
+
+TEST(ImageDecode, PngLowBitDepthGreyIsScaled) {
+  // 1 bit: 10 pixels 1,0,1,1,0,0,0,1 | 1,0 -> 0xB1, 0x80.
+  DecodedImage one = MustDecode(MakePng(10, 1, 1, 0, Scanlines(Bytes({0xB1, 0x80}), 2)));
+  EXPECT_EQ(PixelsOf(one), Bytes({255, 0, 255, 255, 0, 0, 0, 255, 255, 0}));
+  // 2 bits: 0, 1, 2, 3 -> 0, 85, 170, 255.
+  DecodedImage two = MustDecode(MakePng(4, 1, 2, 0, Scanlines(Bytes({0x1B}), 1)));
+  EXPECT_EQ(PixelsOf(two), Bytes({0, 85, 170, 255}));
+}
+
+TEST(ImageDecode, PngAlphaIsDroppedNotComposited) {
+  DecodedImage rgba =
+      MustDecode(MakePng(2, 1, 8, 6, Scanlines(Bytes({10, 20, 30, 0, 40, 50, 60, 128}), 8)));
+  EXPECT_EQ(rgba.channels, 3);
+  EXPECT_EQ(PixelsOf(rgba), Bytes({10, 20, 30, 40, 50, 60}));
+  DecodedImage ga = MustDecode(MakePng(2, 1, 8, 4, Scanlines(Bytes({77, 0, 99, 255}), 4)));
+  EXPECT_EQ(ga.channels, 1);
+  EXPECT_EQ(PixelsOf(ga), Bytes({77, 99}));
+}
+
+TEST(ImageDecode, PngPaletteIsExpandedAndTransparencyIgnored) {
+  const std::string plte = PngChunk("PLTE", Bytes({1, 2, 3, 200, 100, 50}));
+  const std::string trns = PngChunk("tRNS", Bytes({0, 0}));
+  DecodedImage p = MustDecode(MakePng(3, 1, 8, 3, Scanlines(Bytes({1, 0, 1}), 3), plte + trns));
+  EXPECT_EQ(p.channels, 3);
+  EXPECT_EQ(PixelsOf(p), Bytes({200, 100, 50, 1, 2, 3, 200, 100, 50}));
+}
+
+// ImageMagick writes a colour image whose pixels are all grey as PGM; so must we.
+TEST(ImageDecode, ColourImageWithOnlyGreyPixelsDecodesAsGrey) {
+  DecodedImage g = MustDecode(MakePng(2, 1, 8, 2, Scanlines(Bytes({5, 5, 5, 9, 9, 9}), 6)));
+  EXPECT_EQ(g.channels, 1);
+  EXPECT_EQ(PixelsOf(g), Bytes({5, 9}));
+  DecodedImage c = MustDecode(MakePng(2, 1, 8, 2, Scanlines(Bytes({5, 5, 5, 9, 9, 8}), 6)));
+  EXPECT_EQ(c.channels, 3);
+}
+
+TEST(ImageDecode, InterlacedPngEqualsPlainPng) {
+  const int w = 13, h = 11;
+  const auto px = NoiseImage(w, h, 3, 6);
+  const std::string pixels(px.begin(), px.end());
+  DecodedImage plain = MustDecode(MakePng(w, h, 8, 2, Scanlines(pixels, w * 3)));
+  DecodedImage adam7 =
+      MustDecode(MakePng(w, h, 8, 2, Adam7Scanlines(pixels, w, h, 3), "", /*interlaced=*/true));
+  EXPECT_EQ(PixelsOf(plain), pixels);
+  EXPECT_EQ(PixelsOf(adam7), pixels);
+}
+
+// ---- refusals ----------------------------------------------------------------------------------
+
+StatusCode HashCode(const std::string& path) {
+  auto r = HashFile(path, HashOptions{});
+  EXPECT_FALSE(r.ok()) << path;
+  if (!r.ok()) {
+    EXPECT_NE(r.status().message().find(path), std::string::npos) << r.status().ToString();
+  }
+  return r.ok() ? StatusCode::kOk : r.status().code();
+}
+
+TEST(HashFileRefuses, NonImages) {
+  TempDir dir;
+  EXPECT_EQ(HashCode(dir.Write("notes.txt", "hello, this is not an image\n")),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(HashCode(dir.Write("empty.jpg", "")), StatusCode::kInvalidArgument);
+  EXPECT_EQ(HashCode(dir.path() + "/missing.jpg"), StatusCode::kNotFound);
+  EXPECT_EQ(HashCode(dir.path()), StatusCode::kInvalidArgument);
+  // Right magic, nothing behind it.
+  EXPECT_EQ(HashCode(dir.Write("magic.jpg", "\xFF\xD8\xFF")), StatusCode::kInvalidArgument);
+  EXPECT_EQ(HashCode(dir.Write("magic.png", std::string("\x89PNG\r\n\x1a\n", 8))),
+            StatusCode::kInvalidArgument);
+}
+
+TEST(HashFileRefuses, TruncatedImages) {
+  TempDir dir;
+  const std::string baseline = ReadBytes(PdqData("images/dih/bridge-1-original.jpg"));
+  const std::string progressive = ReadBytes(PdqData("images/dih/bridge-2-rotate-90.jpg"));
+  const std::string png = ReadBytes(PdqData("images/pen-and-coaster.png"));
+  for (double fraction : {0.1, 0.5, 0.98}) {
+    SCOPED_TRACE(fraction);
+    auto cut = [&](const std::string& s) { return s.substr(0, s.size() * fraction); };
+    EXPECT_EQ(HashCode(dir.Write("baseline.jpg", cut(baseline))), StatusCode::kInvalidArgument);
+    EXPECT_EQ(HashCode(dir.Write("progressive.jpg", cut(progressive))),
+              StatusCode::kInvalidArgument);
+    EXPECT_EQ(HashCode(dir.Write("cut.png", cut(png))), StatusCode::kInvalidArgument);
+  }
+  // Everything but the end-of-image marker.
+  EXPECT_EQ(HashCode(dir.Write("noeoi.jpg", baseline.substr(0, baseline.size() - 2))),
+            StatusCode::kInvalidArgument);
+  // All the image data but no IEND chunk.
+  EXPECT_EQ(HashCode(dir.Write("noiend.png", png.substr(0, png.size() - 12))),
+            StatusCode::kInvalidArgument);
+}
+
+// Sizes are checked from the header, before any pixel buffer is allocated.
+TEST(HashFileRefuses, HugeDeclaredSizes) {
+  TempDir dir;
+  // A PNG header declaring 100000 x 100000 pixels, followed by a tiny IDAT.
+  const std::string png = MakePng(100000, 100000, 8, 0, Scanlines(Bytes({0, 0}), 2));
+  EXPECT_EQ(HashCode(dir.Write("huge.png", png)), StatusCode::kResourceExhausted);
+  // A real JPEG whose frame header is patched to 60000 x 60000.
+  std::string jpeg = ReadBytes(PdqData("images/labelme-subset/q0003.jpg"));
+  size_t sof = std::string::npos;
+  for (size_t i = 2; i + 9 < jpeg.size(); ++i) {
+    if (static_cast<uint8_t>(jpeg[i]) == 0xFF &&
+        (static_cast<uint8_t>(jpeg[i + 1]) == 0xC0 || static_cast<uint8_t>(jpeg[i + 1]) == 0xC2)) {
+      sof = i;
+      break;
+    }
+  }
+  ASSERT_NE(sof, std::string::npos);
+  jpeg[sof + 5] = jpeg[sof + 7] = static_cast<char>(60000 >> 8);
+  jpeg[sof + 6] = jpeg[sof + 8] = static_cast<char>(60000 & 0xFF);
+  EXPECT_EQ(HashCode(dir.Write("huge.jpg", jpeg)), StatusCode::kResourceExhausted);
+  // And the limit is the caller's.
+  HashOptions small;
+  small.max_pixels = 1600 * 1004 - 1;
+  EXPECT_EQ(HashFile(PdqData("images/dih/bridge-1-original.jpg"), small).status().code(),
+            StatusCode::kResourceExhausted);
+  small.max_file_bytes = 1000;
+  EXPECT_EQ(HashFile(PdqData("images/dih/bridge-1-original.jpg"), small).status().code(),
+            StatusCode::kResourceExhausted);
+}
+
+// ---- paths and the thread pool -----------------------------------------------------------------
+
+TEST(ExpandImagePaths, WalksDirectoriesInOrderAndKeepsNamedFiles) {
+  TempDir dir;
+  fs::create_directories(dir.path() + "/b/sub");
+  dir.Write("b/sub/z.PNG", "x");
+  dir.Write("b/a.jpeg", "x");
+  dir.Write("b/skip.txt", "x");
+  dir.Write("named.txt", "x");
+  auto got = ExpandImagePaths({dir.path() + "/named.txt", dir.path() + "/b", "/no/such/file"});
+  ASSERT_TRUE(got.ok());
+  const std::vector<std::string> want = {dir.path() + "/named.txt", dir.path() + "/b/a.jpeg",
+                                         dir.path() + "/b/sub/z.PNG", "/no/such/file"};
+  EXPECT_EQ(*got, want);
+}
+
+TEST(HashFiles, KeepsInputOrderWithErrorsInPlace) {
+  std::vector<std::string> paths;
+  for (const Reference& ref : MeasuredReferences()) paths.push_back(PdqData("images/" + ref.path));
+  paths.insert(paths.begin() + 3, "/no/such/file.jpg");
+  for (int threads : {1, 3, 0}) {
+    SCOPED_TRACE(threads);
+    std::atomic<size_t> calls{0};
+    auto results = HashFiles(paths, HashOptions{}, threads, [&](size_t done, size_t total) {
+      EXPECT_LE(done, total);
+      ++calls;
+    });
+    ASSERT_EQ(results.size(), paths.size());
+    EXPECT_EQ(calls.load(), paths.size());
+    const auto refs = MeasuredReferences();
+    for (size_t i = 0, r = 0; i < paths.size(); ++i) {
+      if (i == 3) {
+        EXPECT_EQ(results[i].status().code(), StatusCode::kNotFound);
+        continue;
+      }
+      ASSERT_TRUE(results[i].ok()) << results[i].status().ToString();
+      EXPECT_EQ(results[i]->file, paths[i]);
+      EXPECT_EQ(results[i]->pdq.ToHex(), refs[r++].hex);
+    }
+  }
+  EXPECT_TRUE(HashFiles({}, HashOptions{}, 0, nullptr).empty());
+}
+
+}  // namespace
+}  // namespace hashmesh
