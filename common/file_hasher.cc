@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <new>
 #include <optional>
 #include <system_error>
 #include <thread>
@@ -27,32 +28,34 @@ Result<std::vector<uint8_t>> ReadFile(const std::string& path, uint64_t max_byte
   const fs::file_status st = fs::status(path, ec);
   if (ec || !fs::exists(st)) return NotFound(path + ": no such file");
   if (fs::is_directory(st)) return InvalidArgument(path + ": is a directory");
+  const auto too_large = [&] {
+    return ResourceExhausted(path + ": larger than the limit of " + std::to_string(max_bytes) +
+                             " bytes");
+  };
+  // The size is a hint (the file may change while read, or be a pipe); the limit is enforced on
+  // what is actually read, with one byte more than the hint to see the end of the file.
+  const uintmax_t hint = fs::is_regular_file(st) ? fs::file_size(path, ec) : 0;
+  if (!ec && hint > max_bytes) return too_large();
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return IoError(path + ": " + std::strerror(errno));
-  std::vector<uint8_t> bytes;
-  // The size is only a hint (the file may change while read): read until end of file, but never
-  // keep more than the limit.
-  const uintmax_t size_hint = fs::file_size(path, ec);
-  if (!ec && size_hint <= max_bytes) bytes.reserve(static_cast<size_t>(size_hint) + 1);
+  std::vector<uint8_t> bytes(std::min<uint64_t>(ec ? 0 : hint, max_bytes) + 1);
+  size_t size = 0;
   Status status;
-  uint8_t chunk[1 << 16];
-  while (status.ok()) {
-    const size_t n = std::fread(chunk, 1, sizeof chunk, f);
-    if (n > 0) {
-      if (bytes.size() + n > max_bytes) {
-        status = ResourceExhausted(path + ": larger than the limit of " +
-                                   std::to_string(max_bytes) + " bytes");
-        break;
-      }
-      bytes.insert(bytes.end(), chunk, chunk + n);
-    }
-    if (n < sizeof chunk) {
+  for (;;) {
+    size += std::fread(bytes.data() + size, 1, bytes.size() - size, f);
+    if (size < bytes.size()) {
       if (std::ferror(f)) status = IoError(path + ": read error");
       break;
     }
+    if (size > max_bytes) {
+      status = too_large();
+      break;
+    }
+    bytes.resize(std::min<uint64_t>(max_bytes + 1, std::max<size_t>(bytes.size() * 2, 1 << 16)));
   }
   std::fclose(f);
   if (!status.ok()) return status;
+  bytes.resize(size);
   return bytes;
 }
 
@@ -63,9 +66,7 @@ bool HasImageExtension(const fs::path& p) {
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
 }
 
-}  // namespace
-
-Result<FileHashes> HashFile(const std::string& path, const HashOptions& options) {
+Result<FileHashes> HashFileUnguarded(const std::string& path, const HashOptions& options) {
   HM_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadFile(path, options.max_file_bytes));
   DecodeOptions decode_options;
   decode_options.max_pixels = options.max_pixels;
@@ -87,6 +88,17 @@ Result<FileHashes> HashFile(const std::string& path, const HashOptions& options)
   out.md5 = ToHex(Md5(bytes));
   out.sha256 = ToHex(Sha256(bytes));
   return out;
+}
+
+}  // namespace
+
+Result<FileHashes> HashFile(const std::string& path, const HashOptions& options) {
+  try {
+    return HashFileUnguarded(path, options);
+  } catch (const std::bad_alloc&) {
+    // A file near max_file_bytes, or the per-thread scratch, can exceed the memory there is.
+    return ResourceExhausted(path + ": out of memory");
+  }
 }
 
 Result<std::vector<std::string>> ExpandImagePaths(const std::vector<std::string>& args) {

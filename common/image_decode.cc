@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <string>
 
 #if defined(__GLIBC__)
@@ -147,12 +148,12 @@ class RowSampler {
           std::memcpy(out, row, static_cast<size_t>(out_width_) * 3);
           break;
         }
-        for (int x = 0; x < out_width_; ++x, out += 3) {
-          const uint8_t* p = row + 3 * cols_[x];
-          out[0] = p[0];
-          out[1] = p[1];
-          out[2] = p[2];
+        // One 4-byte move per pixel (the 4th byte is overwritten by the next pixel) instead of
+        // three byte moves; the source rows have a byte of slack at the end for the last read.
+        for (int x = 0; x + 1 < out_width_; ++x, out += 3) {
+          std::memcpy(out, row + 3 * cols_[x], 4);
         }
+        std::memcpy(out, row + 3 * cols_[out_width_ - 1], 3);
         break;
       case 4: {
         const CmykTable& t = Cmyk();
@@ -275,10 +276,7 @@ class JpegSession {
   jpeg_progress_mgr progress_{};
 };
 
-// `skip_rows`: skip the rows the squash does not sample. Only the grey check needs them, and
-// only when every sampled row was grey.
-Result<DecodedImage> DecodeJpeg(std::span<const uint8_t> data, const DecodeOptions& options,
-                                bool skip_rows) {
+Result<DecodedImage> DecodeJpeg(std::span<const uint8_t> data, const DecodeOptions& options) {
   JpegSession session;
   HM_RETURN_IF_ERROR(session.Open(data));
   jpeg_decompress_struct& cinfo = session.cinfo();
@@ -304,17 +302,18 @@ Result<DecodedImage> DecodeJpeg(std::span<const uint8_t> data, const DecodeOptio
   const int width = static_cast<int>(cinfo.output_width);
   const int height = static_cast<int>(cinfo.output_height);
   RowSampler sampler(width, height, cinfo.output_components, options.squash_for_pdq);
-  skip_rows = skip_rows && sampler.squashing_rows();
-  std::vector<uint8_t> row(static_cast<size_t>(width) * cinfo.output_components);
+  const bool skip_rows = sampler.squashing_rows();
+  std::vector<uint8_t> row(static_cast<size_t>(width) * cinfo.output_components + 1);
   uint8_t* const row_data = row.data();
-  bool skipped = false;
   HM_RETURN_IF_ERROR(session.Guard([&] {
-    // Rows after the last sampled one are still read, so that a truncated tail is noticed.
+    // Rows the squash does not sample are skipped (no upsampling or colour conversion), but only
+    // once a non-grey pixel has been seen: until then they are needed for the grey check. Rows
+    // after the last sampled one are read, so that a truncated tail is noticed.
     while (cinfo.output_scanline < cinfo.output_height) {
       const JDIMENSION next = static_cast<JDIMENSION>(sampler.NextRow());
-      if (skip_rows && next < cinfo.output_height && cinfo.output_scanline < next) {
+      if (skip_rows && !sampler.all_grey() && next < cinfo.output_height &&
+          cinfo.output_scanline < next) {
         jpeg_skip_scanlines(&cinfo, next - cinfo.output_scanline);
-        skipped = true;
       }
       JSAMPROW rows[1] = {row_data};
       jpeg_read_scanlines(&cinfo, rows, 1);
@@ -322,10 +321,6 @@ Result<DecodedImage> DecodeJpeg(std::span<const uint8_t> data, const DecodeOptio
     }
     jpeg_finish_decompress(&cinfo);
   }));
-  if (skipped && sampler.all_grey()) {
-    // Every sampled row was grey: whether the image is grey depends on the skipped rows too.
-    return DecodeJpeg(data, options, /*skip_rows=*/false);
-  }
   return std::move(sampler).Finish();
 }
 
@@ -363,7 +358,12 @@ class PngSession {
     std::memset(&err_, 0, sizeof err_);
     png_ = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err_, OnPngError, OnPngWarning);
     if (png_ != nullptr) info_ = png_create_info_struct(png_);
-    if (info_ != nullptr) png_set_read_fn(png_, &input_, OnPngRead);
+    if (info_ != nullptr) {
+      png_set_read_fn(png_, &input_, OnPngRead);
+      // libpng's own limit (a million pixels a side) would refuse sizes that DecodeOptions'
+      // max_pixels allows; that check is ours, made right after the header.
+      png_set_user_limits(png_, 0x7FFFFFFF, 0x7FFFFFFF);
+    }
   }
   ~PngSession() { png_destroy_read_struct(&png_, &info_, nullptr); }
   PngSession(const PngSession&) = delete;
@@ -417,7 +417,7 @@ Result<DecodedImage> DecodePng(std::span<const uint8_t> data, const DecodeOption
   const size_t row_bytes = static_cast<size_t>(w) * channels;
   RowSampler sampler(w, h, channels, options.squash_for_pdq);
   if (passes == 1) {
-    std::vector<uint8_t> row(row_bytes);
+    std::vector<uint8_t> row(row_bytes + 1);
     uint8_t* const row_data = row.data();
     HM_RETURN_IF_ERROR(session.Guard([&] {
       for (int y = 0; y < h; ++y) {
@@ -428,7 +428,7 @@ Result<DecodedImage> DecodePng(std::span<const uint8_t> data, const DecodeOption
     }));
   } else {
     // Adam7 spreads every row over seven passes: the whole image has to be in memory.
-    std::vector<uint8_t> image(row_bytes * h);
+    std::vector<uint8_t> image(row_bytes * h + 1);
     std::vector<png_bytep> rows(h);
     for (int y = 0; y < h; ++y) rows[y] = image.data() + row_bytes * y;
     png_bytepp row_pointers = rows.data();
@@ -455,8 +455,15 @@ bool IsPng(std::span<const uint8_t> d) {
 Result<DecodedImage> DecodeImage(std::span<const uint8_t> data, const DecodeOptions& options) {
   if (data.empty()) return InvalidArgument("empty file");
   TuneAllocatorOnce();
-  if (IsJpeg(data)) return DecodeJpeg(data, options, /*skip_rows=*/true);
-  if (IsPng(data)) return DecodePng(data, options);
+  // Buffers are bounded by max_pixels, but that can still be more memory than there is. Only our
+  // own allocations can throw here (libjpeg and libpng report theirs through their error paths),
+  // and none of them happens inside a setjmp guard.
+  try {
+    if (IsJpeg(data)) return DecodeJpeg(data, options);
+    if (IsPng(data)) return DecodePng(data, options);
+  } catch (const std::bad_alloc&) {
+    return ResourceExhausted("out of memory decoding the image");
+  }
   return InvalidArgument("not a JPEG or PNG image");
 }
 

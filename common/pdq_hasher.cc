@@ -300,7 +300,9 @@ struct PdqHasher::Scratch {
   float b[16][16];
 };
 
-PdqHasher::PdqHasher() : scratch_(std::make_unique<Scratch>()) {}
+// Not value-initialised: every buffer is written before it is read, and zeroing 2 MiB would
+// cost more than hashing a small image.
+PdqHasher::PdqHasher() : scratch_(new Scratch) {}
 PdqHasher::~PdqHasher() = default;
 
 namespace {

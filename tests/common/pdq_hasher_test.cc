@@ -3,6 +3,8 @@
 #include "common/pdq_hasher.h"
 
 #include <gtest/gtest.h>
+// The tests encode JPEGs with libjpeg to make exact test cases.
+#include <jpeglib.h>
 
 #include <algorithm>
 #include <array>
@@ -207,6 +209,21 @@ std::string PixelsOf(const DecodedImage& image) {
   return {image.pixels.begin(), image.pixels.end()};
 }
 
+std::vector<uint8_t> NoiseImage(int width, int height, int channels, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> px(static_cast<size_t>(width) * height * channels);
+  // Smooth-ish content so that the hash is not dominated by noise.
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      for (int k = 0; k < channels; ++k) {
+        px[(static_cast<size_t>(y) * width + x) * channels + k] =
+            static_cast<uint8_t>((x * (k + 1) + y * 3 + (rng() % 16)) & 0xFF);
+      }
+    }
+  }
+  return px;
+}
+
 // ---- the reference hashes ----------------------------------------------------------------------
 
 // Every image in the reference CSV, through the whole file path (decoders, squash, PDQ). This
@@ -302,22 +319,130 @@ TEST(ImageDecode, SquashedDecodeEqualsSampledFullDecode) {
   }
 }
 
-// ---- PdqHasher on pixel buffers ----------------------------------------------------------------
+// ---- JPEG cases made with libjpeg ---------------------------------------------------------------
 
-std::vector<uint8_t> NoiseImage(int width, int height, int channels, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<uint8_t> px(static_cast<size_t>(width) * height * channels);
-  // Smooth-ish content so that the hash is not dominated by noise.
+struct JpegSpec {
+  int width;
+  int height;
+  int components;                     // 1 grey, 3 YCbCr from RGB
+  bool subsample = false;             // 4:2:0 rather than 4:4:4
+  std::vector<jpeg_scan_info> scans = {};  // a progressive scan script, if any
+};
+
+std::string EncodeJpeg(const JpegSpec& spec, const std::vector<uint8_t>& pixels) {
+  jpeg_compress_struct c;
+  jpeg_error_mgr err;
+  c.err = jpeg_std_error(&err);
+  jpeg_create_compress(&c);
+  unsigned char* out = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&c, &out, &size);
+  c.image_width = spec.width;
+  c.image_height = spec.height;
+  c.input_components = spec.components;
+  c.in_color_space = spec.components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_set_defaults(&c);
+  jpeg_set_quality(&c, 95, TRUE);
+  if (spec.components == 3 && !spec.subsample) {
+    for (int i = 0; i < 3; ++i) c.comp_info[i].h_samp_factor = c.comp_info[i].v_samp_factor = 1;
+  }
+  if (!spec.scans.empty()) {
+    c.scan_info = spec.scans.data();
+    c.num_scans = static_cast<int>(spec.scans.size());
+  }
+  jpeg_start_compress(&c, TRUE);
+  const size_t stride = static_cast<size_t>(spec.width) * spec.components;
+  while (c.next_scanline < c.image_height) {
+    JSAMPROW row = const_cast<uint8_t*>(pixels.data() + c.next_scanline * stride);
+    jpeg_write_scanlines(&c, &row, 1);
+  }
+  jpeg_finish_compress(&c);
+  jpeg_destroy_compress(&c);
+  std::string bytes(reinterpret_cast<char*>(out), size);
+  free(out);
+  return bytes;
+}
+
+// An RGB image whose pixels are all grey, except for an 8x8 block at (x, y) if asked.
+std::vector<uint8_t> GreyRgb(int width, int height, int colour_x = -1, int colour_y = -1) {
+  std::vector<uint8_t> px(static_cast<size_t>(width) * height * 3);
   for (int y = 0; y < height; ++y) {
     for (int x = 0; x < width; ++x) {
-      for (int k = 0; k < channels; ++k) {
-        px[(static_cast<size_t>(y) * width + x) * channels + k] =
-            static_cast<uint8_t>((x * (k + 1) + y * 3 + (rng() % 16)) & 0xFF);
+      uint8_t* p = &px[(static_cast<size_t>(y) * width + x) * 3];
+      p[0] = p[1] = p[2] = static_cast<uint8_t>((x / 3 + y / 5) & 0xFF);
+      if (colour_x >= 0 && x / 8 == colour_x / 8 && y / 8 == colour_y / 8) {
+        p[0] = 250;
+        p[1] = 10;
+        p[2] = 90;
       }
     }
   }
   return px;
 }
+
+// libjpeg gives exactly R == G == B for a grey image coded as 4:4:4 YCbCr (its chroma is exactly
+// 128); the reference then hashes it as grey, so must we, with or without row skipping.
+TEST(ImageDecode, GreyColourJpegDecodesAsGrey) {
+  const JpegSpec spec{600, 1300, 3};
+  const std::string jpeg = EncodeJpeg(spec, GreyRgb(spec.width, spec.height));
+  const DecodedImage full = MustDecode(jpeg, /*squash=*/false);
+  const DecodedImage squashed = MustDecode(jpeg, /*squash=*/true);
+  EXPECT_EQ(full.channels, 1);
+  EXPECT_EQ(squashed.channels, 1);
+  PdqHasher hasher;
+  EXPECT_EQ(hasher.Hash(full.view())->hash, hasher.Hash(squashed.view())->hash);
+}
+
+// With 8192 rows the squash samples every 16th row, so rows 8..15 are never sampled. Colour only
+// there still makes the image a colour image: rows may be skipped only once colour was seen.
+TEST(ImageDecode, ColourInRowsTheSquashSkipsIsStillSeen) {
+  const JpegSpec spec{520, 8192, 3};
+  const std::string jpeg = EncodeJpeg(spec, GreyRgb(spec.width, spec.height, 100, 8));
+  const DecodedImage full = MustDecode(jpeg, /*squash=*/false);
+  const DecodedImage squashed = MustDecode(jpeg, /*squash=*/true);
+  EXPECT_EQ(full.channels, 3);
+  EXPECT_EQ(squashed.channels, 3);
+  // The sampled pixels themselves are all grey.
+  for (size_t i = 0; i < squashed.pixels.size(); i += 3) {
+    ASSERT_EQ(squashed.pixels[i], squashed.pixels[i + 1]);
+    ASSERT_EQ(squashed.pixels[i + 1], squashed.pixels[i + 2]);
+  }
+}
+
+TEST(ImageDecode, SubsampledAndGreyJpegsSquashExactly) {
+  for (const JpegSpec& spec :
+       {JpegSpec{1500, 900, 3, /*subsample=*/true}, JpegSpec{700, 1900, 1}}) {
+    const auto px = NoiseImage(spec.width, spec.height, spec.components, 7);
+    const std::string jpeg = EncodeJpeg(spec, px);
+    const DecodedImage full = MustDecode(jpeg, /*squash=*/false);
+    const DecodedImage squashed = MustDecode(jpeg, /*squash=*/true);
+    ASSERT_EQ(full.channels, spec.components);
+    PdqHasher hasher;
+    EXPECT_EQ(hasher.Hash(full.view())->hash, hasher.Hash(squashed.view())->hash);
+  }
+}
+
+// A valid progressive script of 631 scans (each AC coefficient alone, refined bit by bit).
+TEST(ImageDecode, RefusesJpegsWithTooManyScans) {
+  JpegSpec spec{16, 16, 1};
+  spec.scans.push_back({1, {0}, 0, 0, 0, 0});
+  for (int k = 1; k < 64; ++k) {
+    spec.scans.push_back({1, {0}, k, k, 0, 9});
+    for (int al = 8; al >= 0; --al) spec.scans.push_back({1, {0}, k, k, al + 1, al});
+  }
+  const std::string jpeg = EncodeJpeg(spec, NoiseImage(16, 16, 1, 8));
+  auto r = DecodeImage(Span(jpeg), DecodeOptions{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("scans"), std::string::npos) << r.status().ToString();
+  // The same image with the usual dozen scans decodes.
+  spec.scans.resize(1);
+  for (int k = 1; k < 64; ++k) spec.scans.push_back({1, {0}, k, k, 0, 0});
+  spec.scans.resize(10);
+  spec.scans.push_back({1, {0}, 10, 63, 0, 0});
+  EXPECT_TRUE(DecodeImage(Span(EncodeJpeg(spec, NoiseImage(16, 16, 1, 8))), DecodeOptions{}).ok());
+}
+
+// ---- PdqHasher on pixel buffers ----------------------------------------------------------------
 
 TEST(PdqHasher, ImagesSmallerThanFivePixelsHashToZero) {
   PdqHasher hasher;
