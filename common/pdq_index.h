@@ -51,18 +51,22 @@ struct Snapshot;
 // log2(N) bits, one direct-addressed table per chunk. Two hashes within distance r agree within
 // floor(r/m) bits in at least one chunk (pigeonhole), so a query probes each table with every
 // value that close to its own chunk and checks the few candidates by popcount. The result is
-// exact: no false positives, no false negatives. Large radii fall back to a scan when that is
-// cheaper.
+// exact: no false positives, no false negatives. Large radii (about 60 and up) fall back to a
+// scan when that is cheaper. Measured on one core of the 2-core CI machine, random hashes, r=31:
+// 1M entries 25 us a query, 130 MiB, 0.2 s to build; 10M entries 65 us, 1.2 GiB, 3 s on 2 cores.
 //
 // Added hashes go to an append-only store and are scanned linearly until a background thread has
 // folded them into the tables, one table at a time; each step publishes a new immutable snapshot.
+// A merge costs a pass over the tables (0.6 s at 10M), so bulk loads should use Build.
 //
 // Thread-safety contract:
 //  - Build, Add and Compact are writer calls: one thread at a time (the caller serialises them).
 //  - Query, size and MemoryBytes may run on any number of threads at any time, including during
 //    writer calls and background merges. A query sees every entry whose Add (or Build) returned
-//    before the query started, and may or may not see entries added while it runs. It never sees
-//    a partly written entry or a torn table.
+//    before the query started (happens-before, e.g. through the caller's own synchronisation),
+//    and may or may not see entries added while it runs. It never sees a partly written entry or
+//    a torn table: readers take a reference-counted snapshot under a short mutex, and entries are
+//    published with a release store of the store's size.
 //  - The destructor must not race with any other call; it waits for a running merge to stop.
 class PdqIndex {
  public:
@@ -73,9 +77,9 @@ class PdqIndex {
     int chunks = 0;
     // With fewer entries than this there are no tables: the scan is as fast.
     uint32_t min_indexed = 2048;
-    // Added entries are merged into the tables once there are this many of them, or 1/256 of the
-    // indexed ones if that is more: scanning them costs each query, merging costs a pass over the
-    // tables.
+    // Added entries are merged into the tables once there are this many of them, or 1/1024 of
+    // the indexed ones if that is more: until then every query scans them; a merge costs a pass
+    // over the tables.
     uint32_t min_merge_batch = 2048;
     // true: a background thread merges. false: Add merges on the caller's thread when the batch
     // is full (deterministic; for tests and single-threaded tools).

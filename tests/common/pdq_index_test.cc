@@ -37,8 +37,7 @@ PdqHash Flip(PdqHash h, int d, std::mt19937_64& rng) {
 
 // "id:distance" sorted by id, e.g. "3:0 17:31".
 std::string Render(std::vector<PdqHit> hits) {
-  std::sort(hits.begin(), hits.end(),
-            [](const PdqHit& a, const PdqHit& b) { return a.id < b.id; });
+  std::sort(hits.begin(), hits.end(), [](const PdqHit& a, const PdqHit& b) { return a.id < b.id; });
   std::string out;
   for (const auto& h : hits) {
     if (!out.empty()) out += ' ';
