@@ -324,8 +324,8 @@ TEST(ImageDecode, SquashedDecodeEqualsSampledFullDecode) {
 struct JpegSpec {
   int width;
   int height;
-  int components;                     // 1 grey, 3 YCbCr from RGB
-  bool subsample = false;             // 4:2:0 rather than 4:4:4
+  int components;                          // 1 grey, 3 YCbCr from RGB
+  bool subsample = false;                  // 4:2:0 rather than 4:4:4
   std::vector<jpeg_scan_info> scans = {};  // a progressive scan script, if any
 };
 
@@ -455,6 +455,15 @@ TEST(PdqHasher, ImagesSmallerThanFivePixelsHashToZero) {
     ASSERT_EQ(r->dihedral.size(), 8u);
     for (const PdqHash& d : r->dihedral) EXPECT_EQ(d, PdqHash{});
   }
+  // The same through a file.
+  TempDir dir;
+  const std::string tiny =
+      dir.Write("tiny.png", MakePng(4, 4, 8, 0, Scanlines(std::string(16, 'x'), 4)));
+  auto file = HashFile(tiny, HashOptions{});
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  EXPECT_EQ(file->pdq, PdqHash{});
+  EXPECT_EQ(file->quality, 0);
+  EXPECT_EQ(file->width, 4);
   // The squash comes first: a 600x4 image becomes 512x512 and has a hash.
   const auto px = NoiseImage(600, 4, 1, 2);
   auto r = hasher.Hash({px.data(), 600, 4, 1, 600});
