@@ -6,7 +6,8 @@
 #   BUILD_DIR  build tree holding bin/hashmesh (default: build)
 #   RUNS       timed runs per thread count, after one warm-up run (default: 20)
 #   HASHMESH_TESTDATA  test data directory (default: ../shared/testdata next to the repository)
-# Prints the best and the median run; the best is the least disturbed by other load.
+# Prints the best and the median wall time, and the least CPU time; the best is the run least
+# disturbed by other load.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -39,26 +40,28 @@ for img in "${images[@]}"; do
   fi
 done
 
-# Milliseconds of wall time of one run with $1 threads.
+# "wall_ms cpu_ms" of one run with $1 threads (cpu = user + sys, of all threads). On a shared
+# machine the CPU time shows what the run costs even when other load stretches the wall time.
 time_run() {
-  local start end
-  start=$EPOCHREALTIME
-  "$bin" hash --threads "$1" --json "${images[@]}" > /dev/null
-  end=$EPOCHREALTIME
-  awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f\n", (e - s) * 1000 }'
+  local TIMEFORMAT='%R %U %S' t
+  t=$({ time "$bin" hash --threads "$1" --json "${images[@]}" > /dev/null; } 2>&1)
+  awk '{ printf "%.1f %.1f\n", $1 * 1000, ($2 + $3) * 1000 }' <<< "$t"
 }
 
 echo "hashmesh hash: $count images (1600x1004 JPEG), $runs runs each, $cores cores"
 for threads in 1 0; do
   time_run "$threads" > /dev/null  # warm-up: page cache, dynamic loader
-  times=()
-  for ((i = 0; i < runs; ++i)); do times+=("$(time_run "$threads")"); done
+  results=()
+  for ((i = 0; i < runs; ++i)); do results+=("$(time_run "$threads")"); done
   label=$([[ $threads == 0 ]] && echo "all ($cores)" || echo "$threads")
-  printf '%s\n' "${times[@]}" | sort -n | awk -v n="$count" -v label="$label" '
-    { t[NR] = $1 }
+  printf '%s\n' "${results[@]}" | sort -n | awk -v n="$count" -v label="$label" '
+    { wall[NR] = $1; cpu[NR] = $2 }
     END {
-      best = t[1]; median = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-      printf "threads %-8s best %7.1f ms  %6.1f images/s   median %7.1f ms  %6.1f images/s\n",
-             label, best, n * 1000 / best, median, n * 1000 / median
+      median = (NR % 2) ? wall[(NR + 1) / 2] : (wall[NR / 2] + wall[NR / 2 + 1]) / 2
+      mincpu = cpu[1]
+      for (i = 2; i <= NR; ++i) if (cpu[i] < mincpu) mincpu = cpu[i]
+      printf "threads %-8s wall best %6.1f ms = %6.1f images/s, median %6.1f ms = %6.1f images/s;" \
+             " cpu best %6.1f ms = %6.1f images/s per core\n",
+             label, wall[1], n * 1000 / wall[1], median, n * 1000 / median, mincpu, n * 1000 / mincpu
     }'
 done
