@@ -203,6 +203,12 @@ Result<ClientResponse> HttpStreamLines(const std::string& socket_path, std::stri
   });
   if (line_too_long) return IoError("stream line longer than " + std::to_string(kMaxLineBytes));
   if (ec && !stopped_by_caller) {
+    if (ec == http::error::partial_message || ec == net::error::eof ||
+        ec == net::error::connection_reset) {
+      // The server cuts a stream off when it stops or when the reader falls too far behind.
+      return IoError("hashmeshd at " + socket_path +
+                     " closed the stream (it stopped, or this reader fell behind)");
+    }
     return IoError("stream from hashmeshd at " + socket_path + " broke: " + ec.message());
   }
   ClientResponse response = ToClientResponse(parser);

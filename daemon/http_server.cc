@@ -211,6 +211,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // On the strand.
   void Start() {
+    if (state_ == State::kClosed) return;  // Stop() came between accept and start
     struct ucred cred {};
     socklen_t len = sizeof(cred);
     if (getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
@@ -340,6 +341,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     HttpRequest request{std::string(message.method_string()), std::string(message.target()),
                         std::move(message.body()), peer_};
     parser_.reset();
+    LogDebug("api request")
+        .KvString("socket", shared_->options.socket_path)
+        .KvString("method", request.method)
+        .KvString("target", request.target)
+        .Kv("bytes", request.body.size())
+        .Kv("pid", peer_.pid)
+        .Kv("uid", peer_.uid);
     Responder respond = MakeResponder();
     try {
       shared_->handler(std::move(request), respond);
