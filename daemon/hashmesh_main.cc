@@ -1,6 +1,7 @@
 // `hashmesh`: the command-line client of hashmeshd. Parses flags (CLI11) and hands each command to
 // its function in cli_*.cc; exit codes: 0 ok, 1 error, 2 usage, 3 daemon unreachable.
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 
@@ -35,7 +36,9 @@ int Main(int argc, char** argv) {
   std::function<int()> run;
   CLI::App app(kDescription, "hashmesh");
   app.set_version_flag("--version", HASHMESH_VERSION);
-  app.require_subcommand(1);
+  // Not require_subcommand(1): CLI11 would then answer a misspelt command with "A subcommand is
+  // required" instead of naming the word it did not expect.
+  app.require_subcommand(0, 1);
   app.fallthrough();  // global flags after the command too: `hashmesh match --json ...`
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
     return std::string("hashmesh: ") + e.what() + "\nRun with --help for more information.\n";
@@ -221,7 +224,11 @@ int Main(int argc, char** argv) {
     int code = app.exit(e);  // prints help, the version, or the error
     return code == 0 ? kExitOk : kExitUsage;
   }
-  return run ? run() : kExitUsage;
+  if (!run) {
+    std::fputs("hashmesh: give a command, e.g. `hashmesh status`; see hashmesh --help\n", stderr);
+    return kExitUsage;
+  }
+  return run();
 }
 
 }  // namespace
