@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "common/json.h"
@@ -224,6 +225,17 @@ TEST(NodeStartTest, RefusesWhatItCannotRun) {
   auto help = RunProgram("hashmeshd", {"--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("--admin-socket"), std::string::npos);
+}
+
+// docs/configuration.md carries the generated reference; it must not drift from the code.
+TEST(DocsTest, ConfigurationReferenceIsCurrent) {
+  auto ref = RunProgram("hashmeshd", {"--config-reference"});
+  ASSERT_EQ(ref.exit_code, 0);
+  std::ifstream in(std::string(HASHMESH_SOURCE_DIR) + "/docs/configuration.md");
+  std::stringstream doc;
+  doc << in.rdbuf();
+  EXPECT_NE(doc.str().find(ref.out), std::string::npos)
+      << "regenerate docs/configuration.md with `hashmeshd --config-reference`";
 }
 
 }  // namespace
