@@ -361,7 +361,11 @@ HttpResponse ApiHandlers::Feed(std::string_view author_text, std::string_view qu
   if (!author.ok()) {
     // Accept a member name too.
     const TrustMember* m = trust->FindByName(author_text);
-    if (m == nullptr) return ErrorResponseFor(author.status());
+    if (m == nullptr) {
+      return ErrorResponseFor(NotFound("'" + std::string(author_text) +
+                                       "' is neither a member id (ed25519:...) nor the name of a "
+                                       "trusted member"));
+    }
     author = m->member_key;
   }
   auto from = QueryNumber(query, "from", 1);
