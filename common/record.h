@@ -29,6 +29,9 @@ struct ParsedRecord {
   PublicKey author{};
   RecordKind kind = RecordKind::kSignal;
   std::optional<RecordId> prev;    // absent for seq 1
+  // Set only by code that has just checked the signature with this key (the writer's parallel
+  // pre-check), so VerifyNextRecord need not do it again.
+  std::optional<PublicKey> verified_key;
 
   uint64_t seq() const { return body.seq(); }
   // "alice#3 signal pdq:5feb..." style one-liner for logs and tests (author abbreviated).

@@ -320,6 +320,28 @@ Result<bool> StoreBatch::HasId(const RecordId& id) {
   return value.has_value();
 }
 
+Result<std::optional<std::string>> StoreBatch::GetRecord(const RecordLocation& loc) {
+  return GetValue(static_cast<MDB_txn*>(txn_), store_->dbis_->records, LocationKey(loc));
+}
+
+Result<std::optional<uint64_t>> Store::ForkSeq(const PublicKey& author) const {
+  ReadTxn txn(this);
+  HM_RETURN_IF_ERROR(txn.status());
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn.get(), dbis_->equivocations, &cursor);
+  if (rc != 0) return LmdbError(rc, "cursor");
+  std::string prefix = AuthorPrefix(author);
+  MDB_val k = Val(prefix), v;
+  std::optional<uint64_t> out;
+  rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+  if (rc == 0 && View(k).starts_with(prefix)) {
+    auto loc = ParseLocationKey(View(k));
+    if (loc.ok()) out = loc->seq;  // keys sort by seq within an author: the first is the lowest
+  }
+  mdb_cursor_close(cursor);
+  return out;
+}
+
 Result<std::optional<std::string>> Store::GetRecord(const RecordLocation& loc) const {
   ReadTxn txn(this);
   HM_RETURN_IF_ERROR(txn.status());

@@ -68,6 +68,7 @@ class StoreBatch {
   // Reads through this transaction (sees the batch's own writes).
   Result<std::optional<FeedHeadInfo>> Head(const PublicKey& author);
   Result<bool> HasId(const RecordId& id);
+  Result<std::optional<std::string>> GetRecord(const RecordLocation& loc);
 
  private:
   friend class Store;
@@ -107,6 +108,8 @@ class Store {
   Result<std::vector<std::string>> ReadFeed(const PublicKey& author, uint64_t from,
                                             size_t limit) const;
   Result<std::vector<std::string>> Equivocations() const;
+  // The lowest seq at which `author` forked its feed, if it ever did.
+  Result<std::optional<uint64_t>> ForkSeq(const PublicKey& author) const;
   Result<StoreStats> Stats() const;
   const std::string& dir() const { return dir_; }
 

@@ -1,10 +1,12 @@
-// The single LMDB writer: group commit, own-feed sequencing, ingest of verified records.
+// The single LMDB writer: group commit, own-feed sequencing, ingest of others' records with
+// signatures checked in parallel before the transaction, and fork (equivocation) detection.
 #include "daemon/writer.h"
 
 #include <chrono>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "proto/wire.pb.h"
 
 namespace hashmesh {
 
@@ -12,12 +14,17 @@ Writer::Writer(Store* store, OwnFeedIdentity identity, IngestCheck check, Writer
     : store_(store),
       identity_(std::move(identity)),
       check_(std::move(check)),
-      options_(options) {}
+      options_(options),
+      runner_(std::make_unique<ParallelRunner>(options.verify_threads)) {}
 
 Writer::~Writer() { Stop(); }
 
 void Writer::AddCommitListener(CommitListener listener) {
   listeners_.push_back(std::move(listener));
+}
+
+void Writer::AddEquivocationListener(EquivocationListener listener) {
+  equivocation_listeners_.push_back(std::move(listener));
 }
 
 Status Writer::Start() {
@@ -26,23 +33,42 @@ Status Writer::Start() {
     std::lock_guard lock(mu_);
     own_seq_ = own.head_seq;
   }
-  const bool manifest_known = own.manifests.count(identity_.manifest_seq) > 0;
   feeds_[identity_.member] = std::move(own);
   thread_ = std::thread([this] { Run(); });
-  if (manifest_known) return Status::Ok();
+  if (options_.defer_own_manifest) return Status::Ok();
+  return PublishOwnManifest();
+}
 
-  // Our feed does not yet carry the manifest we sign with: publish it first, and wait for it, so
-  // that every later record of ours verifies.
-  pb::RecordBody body;
-  if (!body.mutable_manifest()->ParseFromString(identity_.manifest)) {
-    return Corruption("own manifest does not parse");
+Status Writer::PublishOwnManifest() {
+  {
+    std::lock_guard lock(mu_);
+    if (own_ready_) return Status::Ok();
   }
-  std::promise<Status> published;
-  auto future = published.get_future();
-  HM_RETURN_IF_ERROR(Publish(std::move(body), [&published](Result<ParsedRecord> r) {
-    published.set_value(r.ok() ? Status::Ok() : r.status());
-  }));
-  return future.get().WithContext("publishing own manifest");
+  // Our feed as committed now (the writer thread may have ingested it from peers meanwhile).
+  HM_ASSIGN_OR_RETURN(FeedState own, store_->LoadFeedState(identity_.member));
+  if (own.manifests.count(identity_.manifest_seq) == 0) {
+    // The feed does not yet carry the manifest we sign with: publish it first, and wait, so that
+    // every later record of ours verifies.
+    pb::RecordBody body;
+    if (!body.mutable_manifest()->ParseFromString(identity_.manifest)) {
+      return Corruption("own manifest does not parse");
+    }
+    std::promise<Status> published;
+    auto future = published.get_future();
+    HM_RETURN_IF_ERROR(Enqueue(PublishItem{std::move(body), [&published](Result<ParsedRecord> r) {
+                                             published.set_value(r.ok() ? Status::Ok()
+                                                                        : r.status());
+                                           }}));
+    HM_RETURN_IF_ERROR(future.get().WithContext("publishing own manifest"));
+  }
+  std::lock_guard lock(mu_);
+  own_ready_ = true;
+  return Status::Ok();
+}
+
+bool Writer::own_feed_ready() const {
+  std::lock_guard lock(mu_);
+  return own_ready_;
 }
 
 void Writer::Stop() {
@@ -69,6 +95,12 @@ Status Writer::Enqueue(Item item) {
 }
 
 Status Writer::Publish(pb::RecordBody body, PublishDone done) {
+  {
+    std::lock_guard lock(mu_);
+    if (!own_ready_) {
+      return Unavailable("this node is still recovering its own feed from its peers; try again");
+    }
+  }
   return Enqueue(PublishItem{std::move(body), std::move(done)});
 }
 
@@ -113,10 +145,61 @@ Result<FeedState*> Writer::Feed(const PublicKey& author, std::map<PublicKey, Fee
   return &staged.emplace(author, committed->second).first->second;
 }
 
+void Writer::PreverifySignatures(std::vector<Item>& items) {
+  // Only records that extend a feed we know, under its current manifest: the common case of
+  // catch-up and live gossip. Anything else is checked in order inside the transaction.
+  std::vector<std::pair<ParsedRecord*, PublicKey>> work;
+  for (auto& item : items) {
+    auto* ingest = std::get_if<IngestItem>(&item);
+    if (ingest == nullptr || ingest->record.kind == RecordKind::kManifest) continue;
+    auto it = feeds_.find(ingest->record.author);
+    if (it == feeds_.end()) {
+      auto loaded = store_->LoadFeedState(ingest->record.author);
+      if (!loaded.ok()) continue;
+      it = feeds_.emplace(ingest->record.author, std::move(*loaded)).first;
+    }
+    const FeedState& feed = it->second;
+    if (feed.manifests.empty() || ingest->record.seq() <= feed.head_seq) continue;
+    const ManifestInfo& current = feed.manifests.rbegin()->second;
+    if (!current.signing_key || ingest->record.body.manifest_seq() != current.seq) continue;
+    work.emplace_back(&ingest->record, *current.signing_key);
+  }
+  runner_->Run(work.size(), [&](size_t i) {
+    ParsedRecord* r = work[i].first;
+    if (Verify(work[i].second, kRecordPurpose, r->signed_record.body(),
+               r->signed_record.signature())) {
+      r->verified_key = work[i].second;
+    }
+  });
+}
+
+Result<std::string> Writer::CheckEquivocation(StoreBatch& batch, const ParsedRecord& record,
+                                              const FeedState& feed) {
+  HM_ASSIGN_OR_RETURN(auto stored, batch.GetRecord({record.author, record.seq()}));
+  if (!stored) return Internal("feed head above a missing record");
+  auto manifest = feed.manifests.find(record.body.manifest_seq());
+  if (manifest == feed.manifests.end() || !manifest->second.signing_key) {
+    return InvalidArgument("record at taken seq " + std::to_string(record.seq()) +
+                           " names an unknown manifest");
+  }
+  if (!Verify(*manifest->second.signing_key, kRecordPurpose, record.signed_record.body(),
+              record.signed_record.signature())) {
+    return Corruption("signature does not verify");
+  }
+  pb::Equivocation proof;
+  if (!proof.mutable_first()->ParseFromString(*stored)) return Corruption("stored record");
+  *proof.mutable_second() = record.signed_record;
+  std::string bytes = proof.SerializeAsString();
+  HM_RETURN_IF_ERROR(batch.PutEquivocation(record.author, record.seq(), bytes));
+  return bytes;
+}
+
 void Writer::CommitBatch(std::vector<Item>& items) {
+  PreverifySignatures(items);
   // Outcome per item, decided inside the transaction; applied only after the commit.
   std::vector<Status> outcomes;
   std::vector<std::optional<ParsedRecord>> accepted;
+  std::vector<std::string> proofs;
   std::map<PublicKey, FeedState> staged;
   const auto started = std::chrono::steady_clock::now();
 
@@ -124,6 +207,7 @@ void Writer::CommitBatch(std::vector<Item>& items) {
     // Write() may run this again after growing the map: start from scratch each time.
     outcomes.assign(items.size(), Status::Ok());
     accepted.assign(items.size(), std::nullopt);
+    proofs.clear();
     staged.clear();
     for (size_t i = 0; i < items.size(); ++i) {
       Result<ParsedRecord> record = Internal("unset");
@@ -140,13 +224,27 @@ void Writer::CommitBatch(std::vector<Item>& items) {
         }
       } else {
         auto& ingest = std::get<IngestItem>(items[i]);
+        // Duplicates are dropped before any signature check.
         HM_ASSIGN_OR_RETURN(bool dup, batch.HasId(ingest.record.id));
         if (dup) {
           outcomes[i] = AlreadyExists("duplicate record");
           continue;
         }
         HM_ASSIGN_OR_RETURN(FeedState * feed, Feed(ingest.record.author, staged));
-        Status valid = check_ ? check_(ingest.record, *feed) : VerifyNextRecord(ingest.record, *feed);
+        if (ingest.record.seq() <= feed->head_seq) {
+          auto proof = CheckEquivocation(batch, ingest.record, *feed);
+          if (proof.status().code() == StatusCode::kResourceExhausted) return proof.status();
+          if (proof.ok()) {
+            proofs.push_back(std::move(*proof));
+            outcomes[i] = FailedPrecondition("equivocation at seq " +
+                                             std::to_string(ingest.record.seq()));
+          } else {
+            outcomes[i] = proof.status();
+          }
+          continue;
+        }
+        Status valid =
+            check_ ? check_(ingest.record, *feed) : VerifyNextRecord(ingest.record, *feed);
         if (valid.ok()) {
           record = ingest.record;
         } else {
@@ -172,27 +270,36 @@ void Writer::CommitBatch(std::vector<Item>& items) {
 
   const double commit_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  std::vector<ParsedRecord> committed;
   if (commit.ok()) {
     for (auto& [author, state] : staged) feeds_[author] = std::move(state);
   } else {
     LogError("store commit failed").Kv("error", commit.ToString()).Kv("items", items.size());
+    proofs.clear();
   }
   // Listeners (index, streams, peers) see the commit before any client hears of it, so a client
   // that matches right after its submit is answered finds its record.
+  std::vector<ParsedRecord> committed;
   std::vector<bool> ok(items.size());
+  uint64_t duplicates = 0;
   for (size_t i = 0; i < items.size(); ++i) {
     ok[i] = commit.ok() && outcomes[i].ok() && accepted[i].has_value();
     if (ok[i]) committed.push_back(*accepted[i]);
+    if (outcomes[i].code() == StatusCode::kAlreadyExists) ++duplicates;
   }
   if (!committed.empty()) {
     for (const auto& listener : listeners_) listener(committed);
+  }
+  for (const auto& proof : proofs) {
+    LogWarning("equivocation detected: an author signed two records with the same seq");
+    for (const auto& listener : equivocation_listeners_) listener(proof);
   }
   {
     std::lock_guard lock(mu_);
     stats_.batches++;
     stats_.records += committed.size();
-    stats_.rejected += items.size() - committed.size();
+    stats_.duplicates += duplicates;
+    stats_.equivocations += proofs.size();
+    stats_.rejected += items.size() - committed.size() - duplicates;
     stats_.last_batch_size = items.size();
     stats_.last_commit_ms = commit_ms;
     if (auto it = feeds_.find(identity_.member); it != feeds_.end()) own_seq_ = it->second.head_seq;
@@ -201,7 +308,8 @@ void Writer::CommitBatch(std::vector<Item>& items) {
     Status outcome = commit.ok() ? outcomes[i] : commit;
     if (auto* publish = std::get_if<PublishItem>(&items[i])) {
       if (publish->done) {
-        publish->done(ok[i] ? Result<ParsedRecord>(std::move(*accepted[i])) : Result<ParsedRecord>(outcome));
+        publish->done(ok[i] ? Result<ParsedRecord>(std::move(*accepted[i]))
+                            : Result<ParsedRecord>(outcome));
       }
     } else if (auto& done = std::get<IngestItem>(items[i]).done) {
       done(ok[i] ? Status::Ok() : outcome);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "common/record.h"
+#include "daemon/parallel_runner.h"
 #include "daemon/store.h"
 
 namespace hashmesh {
@@ -41,12 +42,19 @@ struct OwnFeedIdentity {
 struct WriterOptions {
   size_t queue_capacity = 16384;
   size_t max_batch = 1000;
+  // Threads that help the writer check a batch's signatures (the writer thread works too).
+  int verify_threads = 1;
+  // Don't publish our manifest at Start(): the node first recovers its own feed from peers
+  // (after losing its data) and then calls PublishOwnManifest(). Publishing is refused until then.
+  bool defer_own_manifest = false;
 };
 
 struct WriterStats {
   uint64_t batches = 0;
   uint64_t records = 0;
   uint64_t rejected = 0;
+  uint64_t duplicates = 0;
+  uint64_t equivocations = 0;
   uint64_t last_batch_size = 0;
   double last_commit_ms = 0;
 };
@@ -56,23 +64,31 @@ class Writer {
   using PublishDone = std::function<void(Result<ParsedRecord>)>;
   using IngestDone = std::function<void(Status)>;
   using CommitListener = std::function<void(const std::vector<ParsedRecord>&)>;
+  // Gets each new fork proof (a serialised pb::Equivocation) after it is stored.
+  using EquivocationListener = std::function<void(const std::string& proof)>;
 
   Writer(Store* store, OwnFeedIdentity identity, IngestCheck check, WriterOptions options);
   ~Writer();  // stops and joins
 
   // Register before Start().
   void AddCommitListener(CommitListener listener);
+  void AddEquivocationListener(EquivocationListener listener);
   // Loads the own feed's head; publishes the manifest record first if the feed is empty or the
   // manifest changed (rotation). Starts the thread.
   Status Start();
   // Stops taking work, finishes what is queued, joins. Pending items complete with Unavailable.
   void Stop();
+  // With defer_own_manifest: publishes our manifest record now if our feed lacks it, and opens
+  // publishing. Blocks until committed.
+  Status PublishOwnManifest();
+  bool own_feed_ready() const;
 
   // Appends a record of the given kind to our own feed. `done` runs on the writer thread after the
   // commit (or with an error). Returns ResourceExhausted at once if the queue is full.
   Status Publish(pb::RecordBody body, PublishDone done);
-  // Offers another author's record; `done` gets AlreadyExists for a duplicate, the check's error
-  // for an invalid record, Ok once committed.
+  // Offers another author's record; `done` gets Ok once committed, AlreadyExists for a duplicate,
+  // FailedPrecondition ("equivocation ...") for a validly signed second record at a taken seq (the
+  // proof is stored and the listeners told), or the check's error for an invalid record.
   Status Ingest(ParsedRecord record, IngestDone done);
 
   WriterStats stats() const;
@@ -92,6 +108,11 @@ class Writer {
   Status Enqueue(Item item);
   void Run();
   void CommitBatch(std::vector<Item>& items);
+  // Checks in parallel the signatures of ingested records whose key is already known.
+  void PreverifySignatures(std::vector<Item>& items);
+  // A record at a seq the feed already has: stores the proof if both are validly signed.
+  Result<std::string> CheckEquivocation(StoreBatch& batch, const ParsedRecord& record,
+                                        const FeedState& feed);
   Result<FeedState*> Feed(const PublicKey& author, std::map<PublicKey, FeedState>& staged);
 
   Store* store_;
@@ -99,6 +120,8 @@ class Writer {
   IngestCheck check_;
   WriterOptions options_;
   std::vector<CommitListener> listeners_;
+  std::vector<EquivocationListener> equivocation_listeners_;
+  std::unique_ptr<ParallelRunner> runner_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -106,6 +129,7 @@ class Writer {
   bool stopping_ = false;   // GUARDED_BY(mu_)
   WriterStats stats_;       // GUARDED_BY(mu_)
   uint64_t own_seq_ = 0;    // GUARDED_BY(mu_)
+  bool own_ready_ = false;  // GUARDED_BY(mu_)
 
   // Writer-thread only: committed feed states, loaded lazily.
   std::map<PublicKey, FeedState> feeds_;

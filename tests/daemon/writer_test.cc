@@ -126,6 +126,47 @@ TEST_F(WriterTest, IngestDropsDuplicatesAndRejectsBrokenChains) {
   EXPECT_EQ(store_->Head(bob.id())->value().seq, 3u);
 }
 
+TEST_F(WriterTest, EquivocationIsStoredAsProof) {
+  StartWriter();
+  std::vector<std::string> proofs;
+  TestMember bob;
+  auto m = bob.AppendManifest();
+  auto s2 = bob.AppendSignal(RandomPdqHex(8));
+  // A second record with the same seq and a different body, validly signed: a fork.
+  pb::RecordBody other;
+  other.mutable_signal()->set_type(pb::SIGNAL_TYPE_MD5);
+  other.mutable_signal()->set_value(std::string(32, 'b'));
+  auto fork = *BuildRecord(other, bob.signing_key(), bob.id(), 2, m.id, 1, NowMs());
+  // And one with the same seq signed by somebody else: not a fork, a forgery.
+  TestMember mallory;
+  auto forged = *BuildRecord(other, mallory.signing_key(), bob.id(), 2, m.id, 1, NowMs());
+  auto ingest = [&](const ParsedRecord& r) {
+    std::promise<Status> p;
+    EXPECT_TRUE(writer_->Ingest(r, [&](Status s) { p.set_value(s); }).ok());
+    return p.get_future().get();
+  };
+  ASSERT_TRUE(ingest(m).ok());
+  ASSERT_TRUE(ingest(s2).ok());
+  EXPECT_EQ(ingest(forged).message(), "signature does not verify");
+  EXPECT_EQ(store_->ForkSeq(bob.id())->has_value(), false);
+  EXPECT_EQ(ingest(fork).message(), "equivocation at seq 2");
+  EXPECT_EQ(store_->ForkSeq(bob.id())->value(), 2u);
+  EXPECT_EQ(store_->Equivocations()->size(), 1u);
+  EXPECT_EQ(writer_->stats().equivocations, 1u);
+}
+
+TEST_F(WriterTest, DeferredManifestBlocksPublishing) {
+  OwnFeedIdentity id{me_.id(), &me_.signing_key(), me_.manifest_seq(), me_.manifest()};
+  writer_ = std::make_unique<Writer>(store_.get(), id, nullptr,
+                                     WriterOptions{.defer_own_manifest = true});
+  ASSERT_TRUE(writer_->Start().ok());
+  EXPECT_EQ(writer_->Publish(Signal(1), nullptr).code(), StatusCode::kUnavailable);
+  EXPECT_FALSE(store_->Head(me_.id())->has_value()) << "nothing published before recovery";
+  ASSERT_TRUE(writer_->PublishOwnManifest().ok());
+  EXPECT_TRUE(writer_->own_feed_ready());
+  EXPECT_EQ(store_->Head(me_.id())->value().seq, 1u);
+}
+
 TEST_F(WriterTest, IngestCheckCanRefuse) {
   StartWriter([](const ParsedRecord& r, const FeedState&) {
     return PermissionDenied("author not in the trust store");
