@@ -288,34 +288,37 @@ TEST(PdqReference, FileDigests) {
 
 // DecodeImage with squash_for_pdq skips rows (jpeg_skip_scanlines) and converts only sampled
 // pixels; it must give exactly the pixels PdqHasher samples from a full decode.
+void ExpectSquashedEqualsSampledFull(const std::string& bytes) {
+  const DecodedImage full = MustDecode(bytes, /*squash=*/false);
+  const DecodedImage squashed = MustDecode(bytes, /*squash=*/true);
+  ASSERT_EQ(full.width, full.source_width);
+  ASSERT_EQ(squashed.source_width, full.width);
+  ASSERT_EQ(squashed.source_height, full.height);
+  ASSERT_EQ(squashed.channels, full.channels);
+  const bool squash = PdqNeedsSquash(full.width, full.height);
+  ASSERT_EQ(squashed.width, squash ? kPdqSquashSize : full.width);
+  ASSERT_EQ(squashed.height, squash ? kPdqSquashSize : full.height);
+  const int c = full.channels;
+  bool same = true;
+  for (int y = 0; y < squashed.height && same; ++y) {
+    const int sy = squash ? PdqSquashSource(y, full.height) : y;
+    for (int x = 0; x < squashed.width && same; ++x) {
+      const int sx = squash ? PdqSquashSource(x, full.width) : x;
+      for (int k = 0; k < c; ++k) {
+        same = same && squashed.pixels[(static_cast<size_t>(y) * squashed.width + x) * c + k] ==
+                           full.pixels[(static_cast<size_t>(sy) * full.width + sx) * c + k];
+      }
+    }
+  }
+  EXPECT_TRUE(same);
+  PdqHasher hasher;
+  EXPECT_EQ(hasher.Hash(full.view())->hash, hasher.Hash(squashed.view())->hash);
+}
+
 TEST(ImageDecode, SquashedDecodeEqualsSampledFullDecode) {
   for (const Reference& ref : MeasuredReferences()) {
     SCOPED_TRACE(ref.path);
-    const std::string bytes = ReadBytes(PdqData("images/" + ref.path));
-    const DecodedImage full = MustDecode(bytes, /*squash=*/false);
-    const DecodedImage squashed = MustDecode(bytes, /*squash=*/true);
-    ASSERT_EQ(full.width, full.source_width);
-    ASSERT_EQ(squashed.source_width, full.width);
-    ASSERT_EQ(squashed.source_height, full.height);
-    ASSERT_EQ(squashed.channels, full.channels);
-    const bool squash = PdqNeedsSquash(full.width, full.height);
-    ASSERT_EQ(squashed.width, squash ? kPdqSquashSize : full.width);
-    ASSERT_EQ(squashed.height, squash ? kPdqSquashSize : full.height);
-    const int c = full.channels;
-    bool same = true;
-    for (int y = 0; y < squashed.height && same; ++y) {
-      const int sy = squash ? PdqSquashSource(y, full.height) : y;
-      for (int x = 0; x < squashed.width && same; ++x) {
-        const int sx = squash ? PdqSquashSource(x, full.width) : x;
-        for (int k = 0; k < c; ++k) {
-          same = same && squashed.pixels[(static_cast<size_t>(y) * squashed.width + x) * c + k] ==
-                             full.pixels[(static_cast<size_t>(sy) * full.width + sx) * c + k];
-        }
-      }
-    }
-    EXPECT_TRUE(same);
-    PdqHasher hasher;
-    EXPECT_EQ(hasher.Hash(full.view())->hash, hasher.Hash(squashed.view())->hash);
+    ExpectSquashedEqualsSampledFull(ReadBytes(PdqData("images/" + ref.path)));
   }
 }
 
@@ -385,12 +388,9 @@ std::vector<uint8_t> GreyRgb(int width, int height, int colour_x = -1, int colou
 TEST(ImageDecode, GreyColourJpegDecodesAsGrey) {
   const JpegSpec spec{600, 1300, 3};
   const std::string jpeg = EncodeJpeg(spec, GreyRgb(spec.width, spec.height));
-  const DecodedImage full = MustDecode(jpeg, /*squash=*/false);
-  const DecodedImage squashed = MustDecode(jpeg, /*squash=*/true);
-  EXPECT_EQ(full.channels, 1);
-  EXPECT_EQ(squashed.channels, 1);
-  PdqHasher hasher;
-  EXPECT_EQ(hasher.Hash(full.view())->hash, hasher.Hash(squashed.view())->hash);
+  EXPECT_EQ(MustDecode(jpeg, /*squash=*/false).channels, 1);
+  EXPECT_EQ(MustDecode(jpeg, /*squash=*/true).channels, 1);
+  ExpectSquashedEqualsSampledFull(jpeg);
 }
 
 // With 8192 rows the squash samples every 16th row, so rows 8..15 are never sampled. Colour only
@@ -409,16 +409,25 @@ TEST(ImageDecode, ColourInRowsTheSquashSkipsIsStillSeen) {
   }
 }
 
-TEST(ImageDecode, SubsampledAndGreyJpegsSquashExactly) {
+// Shapes the reference images lack: 4:2:0 chroma, grey JPEG, interlaced PNG, and one side short
+// enough that the squash repeats its rows or columns.
+TEST(ImageDecode, MoreShapesSquashExactly) {
   for (const JpegSpec& spec :
-       {JpegSpec{1500, 900, 3, /*subsample=*/true}, JpegSpec{700, 1900, 1}}) {
-    const auto px = NoiseImage(spec.width, spec.height, spec.components, 7);
-    const std::string jpeg = EncodeJpeg(spec, px);
-    const DecodedImage full = MustDecode(jpeg, /*squash=*/false);
-    const DecodedImage squashed = MustDecode(jpeg, /*squash=*/true);
-    ASSERT_EQ(full.channels, spec.components);
-    PdqHasher hasher;
-    EXPECT_EQ(hasher.Hash(full.view())->hash, hasher.Hash(squashed.view())->hash);
+       {JpegSpec{1500, 900, 3, /*subsample=*/true}, JpegSpec{1500, 300, 3, /*subsample=*/true},
+        JpegSpec{300, 1500, 3}, JpegSpec{700, 1900, 1}}) {
+    SCOPED_TRACE(std::to_string(spec.width) + "x" + std::to_string(spec.height));
+    const std::string jpeg =
+        EncodeJpeg(spec, NoiseImage(spec.width, spec.height, spec.components, 7));
+    ExpectSquashedEqualsSampledFull(jpeg);
+    EXPECT_EQ(MustDecode(jpeg).channels, spec.components);
+  }
+  // PNGs, plain and interlaced, through the same sampler.
+  for (auto [w, h] : {std::pair{1000, 40}, {600, 700}}) {
+    const auto px = NoiseImage(w, h, 3, 9);
+    const std::string pixels(px.begin(), px.end());
+    ExpectSquashedEqualsSampledFull(MakePng(w, h, 8, 2, Scanlines(pixels, w * 3)));
+    ExpectSquashedEqualsSampledFull(
+        MakePng(w, h, 8, 2, Adam7Scanlines(pixels, w, h, 3), "", /*interlaced=*/true));
   }
 }
 
