@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -26,7 +27,10 @@ namespace fs = std::filesystem;
 Result<std::vector<uint8_t>> ReadFile(const std::string& path, uint64_t max_bytes) {
   std::error_code ec;
   const fs::file_status st = fs::status(path, ec);
-  if (ec || !fs::exists(st)) return NotFound(path + ": no such file");
+  if ((ec && ec != std::errc::no_such_file_or_directory) || st.type() == fs::file_type::unknown) {
+    return IoError(path + ": " + (ec ? ec.message() : "cannot be examined"));
+  }
+  if (!fs::exists(st)) return NotFound(path + ": no such file");
   if (fs::is_directory(st)) return InvalidArgument(path + ": is a directory");
   const auto too_large = [&] {
     return ResourceExhausted(path + ": larger than the limit of " + std::to_string(max_bytes) +
