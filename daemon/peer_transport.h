@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/crypto.h"
 #include "common/status.h"
@@ -125,8 +126,9 @@ class PeerTransport {
   // exactly once with the connection or an error naming the address and the reason (refused,
   // timeout, TLS alert, wrong ALPN, certificate not Ed25519, ...): Unavailable for network
   // failures and timeouts, PermissionDenied when the TLS handshake or its checks fail,
-  // InvalidArgument for a malformed address. It runs on the connection's strand, or, if the
-  // transport is stopped, on the thread calling Connect or Stop.
+  // InvalidArgument for a malformed address. It runs on the connection's strand; a malformed
+  // address or a stopped transport is reported at once on the calling thread, and an attempt cut
+  // short by Stop() on Stop's thread.
   void Connect(const std::string& host_port,
                std::function<void(Result<std::shared_ptr<PeerConnection>>)> done);
 
