@@ -12,7 +12,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <map>
+#include <functional>
+#include <numbers>
 #include <random>
 #include <sstream>
 #include <string>
@@ -452,6 +453,165 @@ TEST(ImageDecode, RefusesJpegsWithTooManyScans) {
 }
 
 // ---- PdqHasher on pixel buffers ----------------------------------------------------------------
+
+// A plain transcription of PDQ.md, one line at a time, with no attention to speed: the oracle
+// that PdqHasher's restructured loops must agree with bit for bit. Contraction into FMA is off
+// here for the same reason as in PdqHasher.
+#if defined(__clang__)
+#define ORACLE_NO_FP_CONTRACT
+#pragma clang fp contract(off)
+#else
+#define ORACLE_NO_FP_CONTRACT __attribute__((optimize("fp-contract=off")))
+#endif
+
+// The reference's running-mean box filter over one line of `n` samples `stride` apart.
+void OracleBox1D(const float* in, float* out, int n, int stride, int window) {
+  const int half = (window + 2) / 2;
+  int li = 0, ri = 0, oi = 0, count = 0;
+  float sum = 0.0f;
+  for (int i = 0; i < half - 1; ++i, ri += stride) {
+    sum += in[ri];
+    ++count;
+  }
+  for (int i = 0; i < window - half + 1; ++i, ri += stride, oi += stride) {
+    sum += in[ri];
+    ++count;
+    out[oi] = sum / count;
+  }
+  for (int i = 0; i < n - window; ++i, li += stride, ri += stride, oi += stride) {
+    sum += in[ri];
+    sum -= in[li];
+    out[oi] = sum / count;
+  }
+  for (int i = 0; i < half - 1; ++i, li += stride, oi += stride) {
+    sum -= in[li];
+    --count;
+    out[oi] = sum / count;
+  }
+}
+
+PdqHash OracleThreshold(const std::vector<float>& b) {
+  std::vector<float> sorted = b;
+  std::nth_element(sorted.begin(), sorted.begin() + 127, sorted.end());
+  PdqHash h;
+  for (int k = 0; k < 256; ++k) {
+    if (b[k] > sorted[127]) h.SetBit(k);
+  }
+  return h;
+}
+
+ORACLE_NO_FP_CONTRACT PdqResult OraclePdq(const PixelView& v) {
+  const bool squash = v.width > 512 || v.height > 512;
+  const int rows = squash ? 512 : v.height, cols = squash ? 512 : v.width;
+  std::vector<float> buf(static_cast<size_t>(rows) * cols), tmp(buf.size());
+  for (int y = 0; y < rows; ++y) {
+    for (int x = 0; x < cols; ++x) {
+      const int sy = squash ? static_cast<int>(int64_t{y} * v.height / 512) : y;
+      const int sx = squash ? static_cast<int>(int64_t{x} * v.width / 512) : x;
+      const uint8_t* p = v.data + sy * v.stride + sx * v.channels;
+      buf[y * cols + x] = v.channels >= 3 ? 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2] : p[0];
+    }
+  }
+  PdqResult r;
+  r.dihedral.assign(8, PdqHash{});
+  if (rows < 5 || cols < 5) return r;
+  float a[64][64];
+  if (rows == 64 && cols == 64) {
+    std::copy(buf.begin(), buf.end(), &a[0][0]);
+  } else {
+    for (int pass = 0; pass < 2; ++pass) {
+      for (int y = 0; y < rows; ++y) {
+        OracleBox1D(&buf[y * cols], &tmp[y * cols], cols, 1, (cols + 127) / 128);
+      }
+      for (int x = 0; x < cols; ++x) {
+        OracleBox1D(&tmp[x], &buf[x], rows, cols, (rows + 127) / 128);
+      }
+    }
+    for (int i = 0; i < 64; ++i) {
+      for (int j = 0; j < 64; ++j) {
+        a[i][j] = buf[static_cast<int>((i + 0.5) * rows / 64) * cols +
+                      static_cast<int>((j + 0.5) * cols / 64)];
+      }
+    }
+  }
+  int gradient = 0;
+  for (int i = 0; i < 63; ++i) {
+    for (int j = 0; j < 64; ++j)
+      gradient += std::abs(static_cast<int>((a[i][j] - a[i + 1][j]) * 100 / 255));
+  }
+  for (int i = 0; i < 64; ++i) {
+    for (int j = 0; j < 63; ++j)
+      gradient += std::abs(static_cast<int>((a[i][j] - a[i][j + 1]) * 100 / 255));
+  }
+  r.quality = std::min(100, gradient / 90);
+  float d[16][64], t[16][64];
+  for (int i = 0; i < 16; ++i) {
+    for (int j = 0; j < 64; ++j) {
+      d[i][j] = static_cast<float>(std::sqrt(2.0 / 64) *
+                                   std::cos(std::numbers::pi / 2 / 64 * (i + 1) * (2 * j + 1)));
+    }
+  }
+  for (int i = 0; i < 16; ++i) {
+    for (int j = 0; j < 64; ++j) {
+      float sum = 0.0f;
+      for (int k = 0; k < 64; ++k) sum += d[i][k] * a[k][j];
+      t[i][j] = sum;
+    }
+  }
+  std::vector<float> b(256);
+  for (int i = 0; i < 16; ++i) {
+    for (int j = 0; j < 16; ++j) {
+      float sum = 0.0f;
+      for (int k = 0; k < 64; ++k) sum += t[i][k] * d[j][k];
+      b[i * 16 + j] = sum;
+    }
+  }
+  r.hash = OracleThreshold(b);
+  // Dihedral variants from PDQ.md's table: sign flips by index of b, then an optional transpose.
+  const std::pair<bool, std::function<bool(int, int)>> kVariants[8] = {
+      {false, [](int, int) { return false; }},
+      {true, [](int, int j) { return j % 2 == 0; }},
+      {false, [](int i, int j) { return (i + j) % 2 == 1; }},
+      {true, [](int i, int) { return i % 2 == 0; }},
+      {false, [](int i, int) { return i % 2 == 0; }},
+      {false, [](int, int j) { return j % 2 == 0; }},
+      {true, [](int, int) { return false; }},
+      {true, [](int i, int j) { return (i + j) % 2 == 1; }}};
+  for (int v = 0; v < 8; ++v) {
+    std::vector<float> x(256);
+    for (int i = 0; i < 16; ++i) {
+      for (int j = 0; j < 16; ++j) {
+        const float value = kVariants[v].second(i, j) ? -b[i * 16 + j] : b[i * 16 + j];
+        x[kVariants[v].first ? j * 16 + i : i * 16 + j] = value;
+      }
+    }
+    r.dihedral[v] = OracleThreshold(x);
+  }
+  return r;
+}
+
+// Many sizes (squashed or not, tiny, odd, 64x64, windows 1 to 4, tall and wide), grey and RGB,
+// smooth and noisy content: PdqHasher equals the oracle exactly, hash, quality and variants.
+TEST(PdqHasher, EqualsAPlainTranscriptionOfTheAlgorithm) {
+  PdqHasher hasher;
+  const std::pair<int, int> kSizes[] = {{5, 5},     {7, 300},   {64, 64},   {63, 65},
+                                        {128, 129}, {200, 37},  {257, 384}, {385, 511},
+                                        {512, 512}, {513, 100}, {999, 700}, {1600, 1004}};
+  uint32_t seed = 100;
+  for (auto [w, h] : kSizes) {
+    for (int channels : {1, 3, 4}) {
+      SCOPED_TRACE(std::to_string(w) + "x" + std::to_string(h) + "x" + std::to_string(channels));
+      const auto px = NoiseImage(w, h, channels, ++seed);
+      const PixelView view{px.data(), w, h, channels, static_cast<ptrdiff_t>(w) * channels};
+      auto got = hasher.Hash(view, /*dihedral=*/true);
+      ASSERT_TRUE(got.ok());
+      const PdqResult want = OraclePdq(view);
+      EXPECT_EQ(got->hash.ToHex(), want.hash.ToHex());
+      EXPECT_EQ(got->quality, want.quality);
+      EXPECT_EQ(got->dihedral, want.dihedral);
+    }
+  }
+}
 
 TEST(PdqHasher, ImagesSmallerThanFivePixelsHashToZero) {
   PdqHasher hasher;
