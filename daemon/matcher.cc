@@ -104,6 +104,8 @@ Result<bool> Matcher::Describe(const RecordLocation& loc, int distance, const Ma
   facts->author_authority = author->HasRole(Role::kAuthority);
   facts->ignored = IsIgnored(policy, record.author);
   facts->expired = match->expired();
+  HM_ASSIGN_OR_RETURN(auto fork_seq, store_->ForkSeq(record.author));
+  facts->forked = fork_seq.has_value() && *fork_seq <= record.seq();
   facts->labels.assign(signal.labels().begin(), signal.labels().end());
   std::set<PublicKey> supporters, disputers;
   if (facts->author_platform) {

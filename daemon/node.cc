@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "common/clock.h"
 #include "common/crypto.h"
@@ -15,6 +17,8 @@
 #include "common/log.h"
 #include "daemon/api_handlers.h"
 #include "daemon/http_server.h"
+#include "daemon/ingest_pipeline.h"
+#include "daemon/peer_manager.h"
 #include "daemon/matcher.h"
 #include "daemon/pdq_signal_index.h"
 #include "daemon/record_validator.h"
@@ -23,6 +27,7 @@
 #include "daemon/writer.h"
 #include "keys/key_dir.h"
 #include "keys/trust_store.h"
+#include "proto/wire.pb.h"
 
 #ifdef HASHMESH_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -38,6 +43,8 @@ struct Node::Impl {
   std::unique_ptr<Store> store;
   PdqSignalIndex index;
   std::unique_ptr<Writer> writer;
+  std::unique_ptr<IngestPipeline> pipeline;
+  std::unique_ptr<PeerManager> peers;
   std::unique_ptr<Matcher> matcher;
   std::unique_ptr<ApiHandlers> handlers;
   std::unique_ptr<HttpServer> query_server;
@@ -161,14 +168,70 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   OwnFeedIdentity own{n.identity.member_key(), &n.identity.node_key, n.identity.manifest.seq,
                       n.identity.manifest_bytes};
   Impl* self = &n;
+  // A node with peers and an empty own feed may have lost its data: it recovers its feed from
+  // its peers before it publishes anything, so it never forks itself.
+  HM_ASSIGN_OR_RETURN(auto own_head, n.store->Head(n.identity.member_key()));
+  const bool federated = !config.listen.empty() || !config.peers.empty() ||
+                         std::any_of(n.trust->members().begin(), n.trust->members().end(),
+                                     [&](const TrustMember& m) {
+                                       return !m.address.empty() &&
+                                              m.member_key != n.identity.member_key();
+                                     });
+  const bool recover = federated && !own_head.has_value() &&
+                       (!config.peers.empty() || std::any_of(n.trust->members().begin(),
+                                                             n.trust->members().end(),
+                                                             [&](const TrustMember& m) {
+                                                               return !m.address.empty() &&
+                                                                      m.member_key !=
+                                                                          n.identity.member_key();
+                                                             }));
+  WriterOptions writer_options;
+  writer_options.defer_own_manifest = recover;
   n.writer = std::make_unique<Writer>(
       n.store.get(), own,
       [self](const ParsedRecord& r, const FeedState& feed) {
         return ValidateIncomingRecord(r, feed, *self->Trust(), *self->store);
       },
-      WriterOptions{});
+      writer_options);
   n.writer->AddCommitListener([self](const std::vector<ParsedRecord>& rs) { self->OnCommit(rs); });
+  n.pipeline = std::make_unique<IngestPipeline>(n.store.get(), n.writer.get());
+  if (federated) {
+    SyncContext sync;
+    sync.store = n.store.get();
+    sync.pipeline = n.pipeline.get();
+    sync.member = n.identity.member_key();
+    sync.node_key = n.identity.node_key.public_key();
+    sync.manifest = n.identity.manifest_bytes;
+    sync.node_name = n.identity.name;
+    sync.trust = [self] { return self->Trust(); };
+    PeerManagerOptions popts;
+    popts.listen = config.listen;
+    popts.peers = config.peers;
+    popts.ban_duration = std::chrono::seconds(config.ban_seconds);
+    popts.heads_interval = std::chrono::seconds(config.heads_interval_seconds);
+    n.peers = std::make_unique<PeerManager>(std::move(sync), popts, n.identity.node_key.seed(),
+                                            n.identity.certificate_pem);
+    PeerManager* peers = n.peers.get();
+    n.writer->AddCommitListener([peers](const std::vector<ParsedRecord>& rs) { peers->OnCommit(rs); });
+    n.writer->AddEquivocationListener([peers](const std::string& p) { peers->OnEquivocation(p); });
+  }
   HM_RETURN_IF_ERROR(n.writer->Start());
+  if (n.peers) {
+    HM_RETURN_IF_ERROR(n.peers->Start().WithContext("peers"));
+    if (recover) {
+      LogNotice("own feed is empty: recovering it from peers before publishing");
+      Writer* writer = n.writer.get();
+      n.peers->WhenOwnFeedRecovered([writer] {
+        Status s = writer->PublishOwnManifest();
+        if (s.ok()) {
+          LogNotice("own feed recovered from peers; publishing is open")
+              .Kv("own_seq", writer->own_seq());
+        } else {
+          LogError("cannot publish own manifest").Kv("error", s.message());
+        }
+      });
+    }
+  }
   n.matcher = std::make_unique<Matcher>(n.store.get(), &n.index);
 
   std::unique_ptr<Node> node(new Node(std::move(impl)));
@@ -181,7 +244,9 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   ctx.trust = [self] { return self->Trust(); };
   ctx.config = [self] { return self->Config(); };
   ctx.fill_status = [self](api::StatusResponse* s) { self->FillStatus(s); };
-  ctx.fill_peers = [](api::PeersResponse*) {};
+  ctx.fill_peers = [self](api::PeersResponse* p) {
+    if (self->peers) self->peers->FillPeers(p);
+  };
   Node* node_ptr = node.get();
   ctx.reload = [node_ptr] { return node_ptr->Reload(); };
   ctx.add_stream = [self](std::shared_ptr<StreamChannel> channel) {
@@ -231,6 +296,7 @@ void Node::Stop() {
   // Stop taking requests first, then let the writer finish what was acknowledged as queued.
   if (impl_->query_server) impl_->query_server->Stop();
   if (impl_->admin_server) impl_->admin_server->Stop();
+  if (impl_->peers) impl_->peers->Stop();
   if (impl_->writer) impl_->writer->Stop();
   {
     std::lock_guard lock(impl_->streams_mu);
@@ -270,6 +336,7 @@ Result<api::ReloadResponse> Node::Reload() {
     n.trust = std::make_shared<const TrustStore>(std::move(trust));
     n.config = std::make_shared<const NodeConfig>(std::move(config));
   }
+  if (n.peers) n.peers->OnTrustChanged();
   LogNotice("reloaded").Kv("trusted_members", out.trusted_members()).Kv("log_level", out.log_level());
   return out;
 }
@@ -330,6 +397,31 @@ void Node::Impl::FillStatus(api::StatusResponse* s) const {
       f->set_seq(static_cast<uint32_t>(h.seq));
       f->set_head_id(ToHex(h.id));
     }
+  }
+  s->set_own_feed_ready(writer->own_feed_ready());
+  if (!writer->own_feed_ready()) {
+    ready = false;
+    s->add_not_ready_reasons("recovering this node's own feed from its peers");
+  }
+  if (peers) {
+    s->set_peers_connected(static_cast<uint32_t>(peers->admitted_sessions()));
+    if (!cfg->peers.empty() && peers->admitted_sessions() == 0) {
+      ready = false;
+      s->add_not_ready_reasons("no peer connected");
+    }
+  }
+  if (auto proofs = store->Equivocations(); proofs.ok()) {
+    s->set_equivocations(static_cast<uint32_t>(proofs->size()));
+    std::set<std::string> forked;
+    for (const auto& bytes : *proofs) {
+      pb::Equivocation proof;
+      if (!proof.ParseFromString(bytes)) continue;
+      auto r = ParseRecord(proof.first());
+      if (!r.ok()) continue;
+      std::string name = MemberName(r->author, trust_now.get());
+      forked.insert(name.empty() ? KeyToText(r->author) : name + " " + KeyToText(r->author));
+    }
+    for (const auto& f : forked) s->add_forked_members(f);
   }
   s->set_ready(ready);
 }

@@ -37,6 +37,8 @@ struct NodeConfig {
   int64_t api_threads = 2;
   int64_t max_request_bytes = 1 << 20;
   int64_t max_batch_queries = 10000;
+  int64_t ban_seconds = 600;
+  int64_t heads_interval_seconds = 30;
   PolicyConfig policy;
 
   // Fills the paths that default to places in the data dir.

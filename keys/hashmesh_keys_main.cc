@@ -195,10 +195,6 @@ Roles: platform, authority, auditor, replica. With --json each command prints on
 stdout; errors go to stderr with a non-zero exit status (1: failed, 2: bad command line).
 )";
 
-void AddJsonFlag(CLI::App* command, Options* o) {
-  command->add_flag("--json", o->json, "print one JSON document on stdout");
-}
-
 int Main(int argc, char** argv) {
   CLI::App app{"hashmesh-keys: manage a hashmesh node's keys and its trust store", "hashmesh-keys"};
   app.footer(kFooter);
@@ -208,19 +204,20 @@ int Main(int argc, char** argv) {
   app.set_version_flag("--version", HASHMESH_VERSION);
 #endif
   Options o;
+  // Global flags may also follow the command: `hashmesh-keys init ... --json`.
+  app.fallthrough();
+  app.add_flag("--json", o.json, "print one JSON document on stdout");
 
   CLI::App* init = app.add_subcommand(
       "init", "Create a key directory: member key, node key, manifest (seq 1), TLS certificate");
   init->add_option("--dir", o.dir, "key directory to create (made 0700)")->required();
   init->add_option("--name", o.name, "node name, e.g. acme-1 (letters, digits, . _ -)")->required();
-  AddJsonFlag(init, &o);
   init->footer(
       "Example: hashmesh-keys init --dir ./hashmesh-data/keys --name acme-1\n"
       "Refuses to overwrite existing keys.\n");
 
   CLI::App* show = app.add_subcommand("show", "Print the identity held in a key directory");
   show->add_option("--dir", o.dir, "key directory")->required();
-  AddJsonFlag(show, &o);
   show->footer("Example: hashmesh-keys show --dir ./hashmesh-data/keys --json\n");
 
   CLI::App* trust = app.add_subcommand("trust", "Edit or list the trust store (trust.toml)");
@@ -239,7 +236,6 @@ int Main(int argc, char** argv) {
   add->add_option("--role", o.roles, "platform, authority, auditor or replica (repeatable)")
       ->required();
   add->add_option("--address", o.address, "HOST:PORT of the member's node (optional)");
-  AddJsonFlag(add, &o);
   add->footer(
       "Example: hashmesh-keys trust add --trust trust.toml --name acme --member ed25519:<hex> "
       "--role platform --address 10.0.0.2:7000\n");
@@ -249,13 +245,11 @@ int Main(int argc, char** argv) {
   CLI::Option* remove_name = remove->add_option("--name", o.name, "member name");
   CLI::Option* remove_member = remove->add_option("--member", o.member, "member id");
   remove_name->excludes(remove_member);
-  AddJsonFlag(remove, &o);
   remove->footer(
       "Example: hashmesh-keys trust remove --trust trust.toml --name acme (or --member ID)\n");
 
   CLI::App* list = trust->add_subcommand("list", "List the trusted members");
   list->add_option("--trust", o.trust, "trust store file")->required();
-  AddJsonFlag(list, &o);
   list->footer("Example: hashmesh-keys trust list --trust trust.toml --json\n");
 
   try {
