@@ -413,6 +413,10 @@ void PeerSession::FillView(api::PeerView* view) const {
   }
   view->set_records_in(static_cast<uint32_t>(counters_.records_in));
   view->set_records_out(static_cast<uint32_t>(counters_.records_out));
+  view->set_bytes_in(connection_->bytes_in());
+  view->set_bytes_out(connection_->bytes_out());
+  view->set_frames_in(connection_->frames_in());
+  view->set_frames_out(connection_->frames_out());
 }
 
 }  // namespace hashmesh
