@@ -78,7 +78,7 @@ Result<FileHashes> HashFileUnguarded(const std::string& path, const HashOptions&
   auto decoded = DecodeImage(bytes, decode_options);
   if (!decoded.ok()) return decoded.status().WithContext(path);
 
-  // 2 MiB of scratch per thread, reused for every file the thread hashes.
+  // A quarter MiB of scratch per thread, reused for every file the thread hashes.
   thread_local PdqHasher hasher;
   HM_ASSIGN_OR_RETURN(PdqResult pdq, hasher.Hash(decoded->view(), options.dihedral));
 

@@ -22,7 +22,7 @@ namespace hashmesh {
 namespace {
 
 constexpr int kMaxSide = kPdqSquashSize;  // after squashing no side exceeds this
-constexpr int kBlockLanes = 8;            // rows filtered together by the along-rows pass
+constexpr int kBlockLanes = 16;           // rows filtered together by the along-rows pass
 
 // Four floats operated on at once (GCC/Clang vector extension; plain SSE2 on x86-64). Lane-wise
 // IEEE arithmetic gives exactly the scalar results.
@@ -45,8 +45,9 @@ inline void Transpose4(V4& a, V4& b, V4& c, V4& d) {
   d = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
 }
 
-// Copies rows r0 .. r0 + 7 of `image` (rows x cols) into `block` (cols x kBlockLanes, row
-// r0 + t in lane t). Rows past the end repeat the last row; those lanes are never read back.
+// Copies rows r0 .. r0 + kBlockLanes - 1 of `image` (rows x cols) into `block` (cols x
+// kBlockLanes, row r0 + t in lane t). Rows past the end repeat the last row; those lanes are never
+// read back.
 void GatherRows(const float* image, int rows, int cols, int r0, float* block) {
   const float* src[kBlockLanes];
   for (int t = 0; t < kBlockLanes; ++t) {
@@ -95,65 +96,51 @@ void ScatterRows(const float* block, int rows, int cols, int r0, float* image) {
   }
 }
 
-// The reference's running-mean box filter (PDQ.md step 6), run down `lanes` independent lines
-// at once: `in` and `out` hold `length` rows of `lanes` floats; line j is column j. The running
+// The reference's running-mean box filter (PDQ.md step 6), run down the kBlockLanes independent
+// lines of a block at once: `in` and `out` hold `length` rows of kBlockLanes floats. The running
 // sum is updated exactly as the reference does (add the entering sample, then subtract the
 // leaving one, then divide by the number of samples in the window), so float rounding agrees.
-void BoxDown(const float* in, float* out, int length, int lanes, int window, float* sums) {
+// The sums stay in registers: the loop-carried add is the critical path.
+void BoxBlock(const float* in, float* out, int length, int window) {
+  constexpr int kVecs = kBlockLanes / 4;
   const int half = (window + 2) / 2;
   const int phase1 = half - 1;
   const int phase2 = window - half + 1;
   const int phase3 = length - window;
   const int phase4 = half - 1;
-  const int vec_end = lanes & ~3;
-  std::fill(sums, sums + lanes, 0.0f);
+  V4 sums[kVecs] = {};
   const float* add = in;
   const float* sub = in;
   float* dst = out;
   int count = 0;
-  for (int i = 0; i < phase1; ++i, add += lanes) {
-    for (int j = 0; j < vec_end; j += 4) Store4(sums + j, Load4(sums + j) + Load4(add + j));
-    for (int j = vec_end; j < lanes; ++j) sums[j] += add[j];
+  for (int i = 0; i < phase1; ++i, add += kBlockLanes) {
+#pragma GCC unroll 4
+    for (int v = 0; v < kVecs; ++v) sums[v] += Load4(add + 4 * v);
     ++count;
   }
-  for (int i = 0; i < phase2; ++i, add += lanes, dst += lanes) {
-    ++count;
-    const float n = static_cast<float>(count);
-    for (int j = 0; j < vec_end; j += 4) {
-      V4 s = Load4(sums + j) + Load4(add + j);
-      Store4(sums + j, s);
-      Store4(dst + j, s / n);
-    }
-    for (int j = vec_end; j < lanes; ++j) {
-      sums[j] += add[j];
-      dst[j] = sums[j] / n;
+  for (int i = 0; i < phase2; ++i, add += kBlockLanes, dst += kBlockLanes) {
+    const float n = static_cast<float>(++count);
+#pragma GCC unroll 4
+    for (int v = 0; v < kVecs; ++v) {
+      sums[v] += Load4(add + 4 * v);
+      Store4(dst + 4 * v, sums[v] / n);
     }
   }
   const float n_full = static_cast<float>(count);
-  for (int i = 0; i < phase3; ++i, add += lanes, sub += lanes, dst += lanes) {
-    for (int j = 0; j < vec_end; j += 4) {
-      V4 s = Load4(sums + j) + Load4(add + j);
-      s = s - Load4(sub + j);
-      Store4(sums + j, s);
-      Store4(dst + j, s / n_full);
-    }
-    for (int j = vec_end; j < lanes; ++j) {
-      sums[j] += add[j];
-      sums[j] -= sub[j];
-      dst[j] = sums[j] / n_full;
+  for (int i = 0; i < phase3; ++i, add += kBlockLanes, sub += kBlockLanes, dst += kBlockLanes) {
+#pragma GCC unroll 4
+    for (int v = 0; v < kVecs; ++v) {
+      sums[v] += Load4(add + 4 * v);
+      sums[v] -= Load4(sub + 4 * v);
+      Store4(dst + 4 * v, sums[v] / n_full);
     }
   }
-  for (int i = 0; i < phase4; ++i, sub += lanes, dst += lanes) {
-    --count;
-    const float n = static_cast<float>(count);
-    for (int j = 0; j < vec_end; j += 4) {
-      V4 s = Load4(sums + j) - Load4(sub + j);
-      Store4(sums + j, s);
-      Store4(dst + j, s / n);
-    }
-    for (int j = vec_end; j < lanes; ++j) {
-      sums[j] -= sub[j];
-      dst[j] = sums[j] / n;
+  for (int i = 0; i < phase4; ++i, sub += kBlockLanes, dst += kBlockLanes) {
+    const float n = static_cast<float>(--count);
+#pragma GCC unroll 4
+    for (int v = 0; v < kVecs; ++v) {
+      sums[v] -= Load4(sub + 4 * v);
+      Store4(dst + 4 * v, sums[v] / n);
     }
   }
 }
@@ -286,86 +273,186 @@ Status CheckView(const PixelView& image) {
   return Status::Ok();
 }
 
+// Rows kept by the streaming column filters: a block of kBlockLanes new rows plus up to 4 old
+// ones (the window along columns is at most 512 / 128).
+constexpr int kRing = 2 * kBlockLanes;
+
+// The box filter of BoxBlock, run down `lanes` columns but fed one row at a time, so that the
+// whole image never has to be in memory. Row t is read from ring + (t % kRing) * lanes, where
+// the caller puts it before Push(). The operations on each sum are BoxBlock's, in its order.
+class DownFilter {
+ public:
+  DownFilter(int length, int lanes, int window, const float* ring, float* sums)
+      : length_(length),
+        lanes_(lanes),
+        window_(window),
+        half_((window + 2) / 2),
+        ring_(ring),
+        sums_(sums) {
+    std::fill(sums_, sums_ + lanes_, 0.0f);
+  }
+
+  // Adds the next row. Returns the index of the output row this completes, written to `out`, or
+  // -1 while the window is still filling.
+  int Push(float* out) {
+    const int t = pushed_++;
+    const float* add = Row(t);
+    const int vec_end = lanes_ & ~3;
+    if (t >= window_) {
+      const float* sub = Row(t - window_);
+      for (int j = 0; j < vec_end; j += 4) {
+        Store4(sums_ + j, (Load4(sums_ + j) + Load4(add + j)) - Load4(sub + j));
+      }
+      for (int j = vec_end; j < lanes_; ++j) {
+        sums_[j] += add[j];
+        sums_[j] -= sub[j];
+      }
+    } else {
+      for (int j = 0; j < vec_end; j += 4) Store4(sums_ + j, Load4(sums_ + j) + Load4(add + j));
+      for (int j = vec_end; j < lanes_; ++j) sums_[j] += add[j];
+    }
+    if (t < half_ - 1) return -1;
+    Divide(std::min(t + 1, window_), out);
+    return t - (half_ - 1);
+  }
+
+  // After the last Push: the remaining output rows, one per call, then -1.
+  int Drain(float* out) {
+    const int k = drained_++;
+    if (k >= half_ - 1) return -1;
+    const float* sub = Row(length_ - window_ + k);
+    const int vec_end = lanes_ & ~3;
+    for (int j = 0; j < vec_end; j += 4) Store4(sums_ + j, Load4(sums_ + j) - Load4(sub + j));
+    for (int j = vec_end; j < lanes_; ++j) sums_[j] -= sub[j];
+    Divide(window_ - 1 - k, out);
+    return length_ - half_ + 1 + k;
+  }
+
+ private:
+  const float* Row(int t) const { return ring_ + static_cast<ptrdiff_t>(t % kRing) * lanes_; }
+
+  void Divide(int count, float* out) const {
+    const float n = static_cast<float>(count);
+    const int vec_end = lanes_ & ~3;
+    for (int j = 0; j < vec_end; j += 4) Store4(out + j, Load4(sums_ + j) / n);
+    for (int j = vec_end; j < lanes_; ++j) out[j] = sums_[j] / n;
+  }
+
+  const int length_;
+  const int lanes_;
+  const int window_;
+  const int half_;
+  const float* const ring_;
+  float* const sums_;
+  int pushed_ = 0;
+  int drained_ = 0;
+};
+
 }  // namespace
 
 struct PdqHasher::Scratch {
-  float buf1[kMaxSide * kMaxSide];
-  float buf2[kMaxSide * kMaxSide];
-  float block_in[kMaxSide * kBlockLanes];
-  float block_out[kMaxSide * kBlockLanes];
-  float sums[kMaxSide];
-  int col_offsets[kMaxSide];
-  float a[64][64];
-  float t[16][64];
-  float b[16][16];
+  int col_offsets[kMaxSide];                // byte offset of each sampled source column
+  float luma[kBlockLanes * kMaxSide];       // a block of luma rows
+  float block_in[kMaxSide * kBlockLanes];   // the same, transposed for BoxBlock
+  float block_out[kMaxSide * kBlockLanes];  // filtered along rows, transposed
+  float ring1[kRing * kMaxSide];            // pass 1 along rows: the rows DownFilter reads
+  float sums1[kMaxSide];                    // pass 1 along columns: running sums
+  float pass1[kBlockLanes * kMaxSide];      // pass 1 done: a block of rows for pass 2
+  float ring2[kRing][64];                   // pass 2 along rows, decimation columns only
+  float sums2[64];                          // pass 2 along columns: running sums
+  float out2[64];                           // one row of pass 2 done
+  float a[64][64];                          // decimated
+  float t[16][64];                          // D A
+  float b[16][16];                          // D A D^T
 };
 
-// Not value-initialised: every buffer is written before it is read, and zeroing 2 MiB would
-// cost more than hashing a small image.
+// Not value-initialised: every buffer is written before it is read.
 PdqHasher::PdqHasher() : scratch_(new Scratch) {}
 PdqHasher::~PdqHasher() = default;
 
-namespace {
-
-// Steps 2 and 3: squash (if needed) and luma, into `luma` (rows x cols, row-major).
-void SquashToLuma(const PixelView& image, int rows, int cols, int* col_offsets, float* luma) {
-  const bool squash = PdqNeedsSquash(image.width, image.height);
-  for (int x = 0; x < cols; ++x) {
-    col_offsets[x] = (squash ? PdqSquashSource(x, image.width) : x) * image.channels;
-  }
+// Steps 2 and 3 for one row: squash (if needed) and luma.
+void PdqHasher::LumaRow(const PixelView& image, int y, int cols, float* out) const {
+  const int* col_offsets = scratch_->col_offsets;
+  const int src_y =
+      PdqNeedsSquash(image.width, image.height) ? PdqSquashSource(y, image.height) : y;
+  const uint8_t* row = image.data + src_y * image.stride;
   const LumaTables& t = Luma();
-  for (int y = 0; y < rows; ++y) {
-    const uint8_t* row =
-        image.data + (squash ? PdqSquashSource(y, image.height) : y) * image.stride;
-    float* out = luma + static_cast<ptrdiff_t>(y) * cols;
-    if (image.channels >= 3) {
-      for (int x = 0; x < cols; ++x) {
-        const uint8_t* p = row + col_offsets[x];
-        out[x] = t.r[p[0]] + t.g[p[1]] + t.b[p[2]];
-      }
+  if (cols == image.width) {  // not squashed: consecutive pixels
+    const int c = image.channels;
+    if (c >= 3) {
+      for (int x = 0; x < cols; ++x, row += c) out[x] = t.r[row[0]] + t.g[row[1]] + t.b[row[2]];
     } else {
-      for (int x = 0; x < cols; ++x) out[x] = static_cast<float>(row[col_offsets[x]]);
+      for (int x = 0; x < cols; ++x, row += c) out[x] = static_cast<float>(row[0]);
     }
+  } else if (image.channels >= 3) {
+    for (int x = 0; x < cols; ++x) {
+      const uint8_t* p = row + col_offsets[x];
+      out[x] = t.r[p[0]] + t.g[p[1]] + t.b[p[2]];
+    }
+  } else {
+    for (int x = 0; x < cols; ++x) out[x] = static_cast<float>(row[col_offsets[x]]);
   }
 }
 
-}  // namespace
-
-// Steps 6 and 7: two passes of box filtering along rows then columns, then decimation to 64x64.
-// The along-rows filter runs on blocks of kBlockLanes rows transposed into lanes. Only the 64
-// decimation columns of the second pass are kept: its along-rows running sums still cover whole
-// rows, but its along-columns pass then runs on those 64 columns alone.
-void PdqHasher::JaroszAndDecimate(Scratch& s, int rows, int cols) {
+// Steps 6 and 7 as one stream of blocks of kBlockLanes rows: luma, pass 1 along rows (transposed
+// so the rows are BoxBlock's lanes), pass 1 along columns (DownFilter), pass 2 along rows, pass 2
+// along columns on the 64 decimation columns only, decimation. Every value is computed by the
+// same operations as in the whole-image passes of the reference; only the order in which
+// independent values are computed differs, and the working set stays in the caches.
+void PdqHasher::FilterAndDecimate(const PixelView& image, int rows, int cols) {
+  Scratch& s = *scratch_;
   const int window_along_rows = (cols + 127) / 128;
   const int window_along_cols = (rows + 127) / 128;
   int sample_cols[64];
-  for (int j = 0; j < 64; ++j) sample_cols[j] = static_cast<int>(((j + 0.5) * cols) / 64);
-
-  // Pass 1, buf1 -> buf2 -> buf1.
-  for (int r0 = 0; r0 < rows; r0 += kBlockLanes) {
-    GatherRows(s.buf1, rows, cols, r0, s.block_in);
-    BoxDown(s.block_in, s.block_out, cols, kBlockLanes, window_along_rows, s.sums);
-    ScatterRows(s.block_out, rows, cols, r0, s.buf2);
+  int sample_rows[64];
+  for (int j = 0; j < 64; ++j) {
+    sample_cols[j] = static_cast<int>(((j + 0.5) * cols) / 64);
+    sample_rows[j] = static_cast<int>(((j + 0.5) * rows) / 64);
   }
-  BoxDown(s.buf2, s.buf1, rows, cols, window_along_cols, s.sums);
+  DownFilter columns1(rows, cols, window_along_cols, s.ring1, s.sums1);
+  DownFilter columns2(rows, 64, window_along_cols, &s.ring2[0][0], s.sums2);
+  int next_a_row = 0;
 
-  // Pass 2, buf1 -> buf2 (rows x 64) -> buf1 (rows x 64).
-  for (int r0 = 0; r0 < rows; r0 += kBlockLanes) {
-    GatherRows(s.buf1, rows, cols, r0, s.block_in);
-    BoxDown(s.block_in, s.block_out, cols, kBlockLanes, window_along_rows, s.sums);
-    const int n = std::min(kBlockLanes, rows - r0);
+  // Pass 2 along columns, then decimation, for one more row of pass 2 along rows.
+  auto finish_row = [&](int index) {
+    for (; next_a_row < 64 && sample_rows[next_a_row] == index; ++next_a_row) {
+      std::memcpy(s.a[next_a_row], s.out2, sizeof s.a[next_a_row]);
+    }
+  };
+  // Pass 2 along rows for the rows of s.pass1 (the first `n` of them, rows r0...).
+  auto pass2_rows = [&](int r0, int n) {
+    GatherRows(s.pass1, n, cols, 0, s.block_in);
+    BoxBlock(s.block_in, s.block_out, cols, window_along_rows);
     for (int t = 0; t < n; ++t) {
-      float* dst = s.buf2 + static_cast<ptrdiff_t>(r0 + t) * 64;
+      float* dst = s.ring2[(r0 + t) % kRing];
       for (int j = 0; j < 64; ++j) dst[j] = s.block_out[sample_cols[j] * kBlockLanes + t];
+      const int index = columns2.Push(s.out2);
+      if (index >= 0) finish_row(index);
+    }
+  };
+  // Pass 1 completes rows in order, into s.pass1; every full block goes on to pass 2.
+  int pass1_done = 0;
+  auto take_pass1_row = [&] {
+    if (++pass1_done % kBlockLanes == 0) pass2_rows(pass1_done - kBlockLanes, kBlockLanes);
+  };
+
+  for (int r0 = 0; r0 < rows; r0 += kBlockLanes) {
+    const int n = std::min(kBlockLanes, rows - r0);
+    for (int t = 0; t < n; ++t) LumaRow(image, r0 + t, cols, s.luma + t * cols);
+    GatherRows(s.luma, n, cols, 0, s.block_in);
+    BoxBlock(s.block_in, s.block_out, cols, window_along_rows);
+    // r0 is a multiple of kBlockLanes, so the block's rows are consecutive in the ring.
+    ScatterRows(s.block_out, n, cols, 0, s.ring1 + (r0 % kRing) * cols);
+    for (int t = 0; t < n; ++t) {
+      if (columns1.Push(s.pass1 + (pass1_done % kBlockLanes) * cols) >= 0) take_pass1_row();
     }
   }
-  BoxDown(s.buf2, s.buf1, rows, 64, window_along_cols, s.sums);
-
-  // Step 7, with the reference's double-precision index arithmetic.
-  for (int i = 0; i < 64; ++i) {
-    const int src_row = static_cast<int>(((i + 0.5) * rows) / 64);
-    std::memcpy(s.a[i], s.buf1 + static_cast<ptrdiff_t>(src_row) * 64, sizeof s.a[i]);
+  while (columns1.Drain(s.pass1 + (pass1_done % kBlockLanes) * cols) >= 0) take_pass1_row();
+  if (pass1_done % kBlockLanes != 0) {
+    const int n = pass1_done % kBlockLanes;
+    pass2_rows(pass1_done - n, n);
   }
+  for (int index; (index = columns2.Drain(s.out2)) >= 0;) finish_row(index);
 }
 
 Result<PdqResult> PdqHasher::Hash(const PixelView& image, bool dihedral) {
@@ -379,12 +466,13 @@ Result<PdqResult> PdqHasher::Hash(const PixelView& image, bool dihedral) {
     return result;
   }
   Scratch& s = *scratch_;
-  SquashToLuma(image, rows, cols, s.col_offsets, s.buf1);
-
+  for (int x = 0; x < cols; ++x) {
+    s.col_offsets[x] = (squash ? PdqSquashSource(x, image.width) : x) * image.channels;
+  }
   if (rows == 64 && cols == 64) {
-    std::memcpy(s.a, s.buf1, sizeof s.a);
+    for (int y = 0; y < 64; ++y) LumaRow(image, y, cols, s.a[y]);
   } else {
-    JaroszAndDecimate(s, rows, cols);
+    FilterAndDecimate(image, rows, cols);
   }
 
   result.quality = Quality(s.a);

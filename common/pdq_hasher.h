@@ -1,6 +1,6 @@
 // PDQ perceptual hashing of decoded 8-bit pixels, bit-exact with Meta's reference C++ hasher
 // (see /work/shared/PDQ.md): squash, luma, Jarosz filter, 64x64 decimation, quality, DCT, median.
-// A PdqHasher owns ~2 MiB of scratch space and is not thread-safe: use one per thread. The free
+// A PdqHasher owns ~240 KiB of scratch space and is not thread-safe: use one per thread. The free
 // functions are pure and thread-safe.
 #pragma once
 
@@ -65,7 +65,8 @@ class PdqHasher {
 
  private:
   struct Scratch;
-  void JaroszAndDecimate(Scratch& s, int rows, int cols);
+  void LumaRow(const PixelView& image, int y, int cols, float* out) const;
+  void FilterAndDecimate(const PixelView& image, int rows, int cols);
 
   std::unique_ptr<Scratch> scratch_;
 };
