@@ -15,33 +15,14 @@
 #include <string_view>
 
 #include "daemon/peer_transport.h"  // kPeerAlpn
+#include "common/openssl_util.h"
 
 namespace hashmesh {
 namespace {
 
-struct OpenSslFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-  void operator()(X509* p) const { X509_free(p); }
-  void operator()(BIO* p) const { BIO_free(p); }
+struct SslCtxFree {
   void operator()(SSL_CTX* p) const { SSL_CTX_free(p); }
 };
-template <typename T>
-using OsslPtr = std::unique_ptr<T, OpenSslFree>;
-
-// "what: <first OpenSSL error>"; clears the thread's error queue so that a later TLS operation on
-// this thread does not pick up a stale error.
-Status OpenSslError(std::string_view what) {
-  unsigned long code = ERR_get_error();
-  std::string message(what);
-  if (code != 0) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof(buf));
-    message += ": ";
-    message += buf;
-  }
-  ERR_clear_error();
-  return Internal(message);
-}
 
 // ALPN wire form: one length byte, then the name.
 constexpr unsigned char kAlpnWire[] = {10, 'h', 'a', 's', 'h', 'm', 'e', 's', 'h', '/', '1'};
@@ -180,7 +161,7 @@ Result<SSL_CTX*> NewPeerTlsContext(const Seed& node_seed, const std::string& cer
     return InvalidArgument("node certificate is not over the node signing key");
   }
 
-  OsslPtr<SSL_CTX> ctx(SSL_CTX_new(TLS_method()));
+  std::unique_ptr<SSL_CTX, SslCtxFree> ctx(SSL_CTX_new(TLS_method()));
   if (!ctx) return OpenSslError("SSL_CTX_new");
   SSL_CTX* c = ctx.get();
   if (SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION) != 1 ||

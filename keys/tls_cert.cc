@@ -14,34 +14,11 @@
 
 #include <ctime>
 #include <memory>
+#include "common/openssl_util.h"
 
 namespace hashmesh {
 namespace {
 
-struct OpenSslFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-  void operator()(X509* p) const { X509_free(p); }
-  void operator()(X509_EXTENSION* p) const { X509_EXTENSION_free(p); }
-  void operator()(BIO* p) const { BIO_free(p); }
-  void operator()(BIGNUM* p) const { BN_free(p); }
-};
-template <typename T>
-using OsslPtr = std::unique_ptr<T, OpenSslFree>;
-
-// "what: <first OpenSSL error>", and clears the thread's error queue so that later, unrelated
-// OpenSSL calls (the TLS code) do not see stale errors.
-Status OpenSslError(std::string_view what) {
-  unsigned long code = ERR_get_error();
-  std::string message(what);
-  if (code != 0) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof(buf));
-    message += ": ";
-    message += buf;
-  }
-  ERR_clear_error();
-  return Internal(message);
-}
 
 Result<OsslPtr<EVP_PKEY>> PkeyFromSeed(const Seed& seed) {
   OsslPtr<EVP_PKEY> pkey(
