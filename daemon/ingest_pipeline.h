@@ -2,9 +2,11 @@
 // knows the head that is committed or already queued, so that records arriving from several
 // peers at once are queued exactly once and in chain order; records ahead of a gap are held
 // (bounded) until the gap is filled; duplicates are dropped before any signature check.
-// Thread-safe: Offer may be called from any session strand; completions run on the writer thread.
+// Thread-safe: Offer may be called from any session strand; completions run on the writer thread,
+// never inline in Offer or NextWanted, so callers may hold their own locks across these calls.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -19,7 +21,7 @@ class IngestPipeline {
  public:
   enum class Offered {
     kQueued,     // handed to the writer; `done` will get its outcome
-    kHeld,       // ahead of a gap; `done` runs when it is queued and committed, or dropped
+    kHeld,       // ahead of a gap; `done` runs once it has been through the writer
     kDuplicate,  // already stored or queued; `done` is not called
     kFull,       // writer queue or hold buffer full; `done` is not called (ask again later)
   };
@@ -37,17 +39,30 @@ class IngestPipeline {
     ParsedRecord record;
     std::function<void(Status)> done;
   };
+  struct Queued {
+    RecordId id{};
+    uint64_t ticket = 0;  // which queuing of this seq; a stale completion must not roll back
+  };
   struct AuthorState {
-    bool loaded = false;
-    uint64_t pending_seq = 0;               // highest seq committed or queued
-    std::map<uint64_t, RecordId> queued;    // queued, not yet committed
-    std::map<uint64_t, Held> held;          // ahead of pending_seq + 1
+    uint64_t pending_seq = 0;                // highest seq committed or queued in chain order
+    std::map<uint64_t, Queued> queued;       // queued in chain order, not yet completed
+    std::multimap<uint64_t, Held> held;      // ahead of pending_seq + 1; several ids per seq
+                                             // when the author forked
   };
 
-  AuthorState& State(const PublicKey& author);  // REQUIRES(mu_)
-  // Queues `record` (the next in chain) and then any held records that now follow. REQUIRES(mu_)
-  bool QueueLocked(const PublicKey& author, AuthorState& st, Held item);
-  void OnWritten(const PublicKey& author, uint64_t seq, const Status& outcome);
+  // The author's state, brought up to date with the store: the writer also commits records that
+  // never pass through here (our own publishes, a record checked as a possible fork that turned
+  // out to extend the feed), and held records that now follow the head are queued. REQUIRES(mu_)
+  AuthorState& Refresh(const PublicKey& author);
+  // Queues `item` (the next in chain) and then any held records that now follow. Returns whether
+  // the writer took `item`. Records from the hold that the writer does not take go back to it;
+  // an `item` from the caller that it does not take is dropped, and its `done` not called.
+  bool QueueLocked(const PublicKey& author, AuthorState& st, Held item,
+                   bool from_hold);  // REQUIRES(mu_)
+  // Hands a record at a seq that is taken (or queued) to the writer, which stores a fork proof,
+  // drops a duplicate or rejects a forgery. Returns false if the writer did not take it.
+  bool CheckLocked(const PublicKey& author, Held& item);  // REQUIRES(mu_)
+  void OnWritten(const PublicKey& author, uint64_t seq, uint64_t ticket, const Status& outcome);
 
   const Store* store_;
   Writer* writer_;
@@ -55,6 +70,7 @@ class IngestPipeline {
   mutable std::mutex mu_;
   std::map<PublicKey, AuthorState> authors_;  // GUARDED_BY(mu_)
   size_t held_total_ = 0;                     // GUARDED_BY(mu_)
+  uint64_t next_ticket_ = 1;                  // GUARDED_BY(mu_)
 };
 
 }  // namespace hashmesh

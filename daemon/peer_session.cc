@@ -171,6 +171,10 @@ Status PeerSession::HandleHello(const pb::Hello& hello) {
       .Kv("node", hello.node_name())
       .Kv("outbound", connection_->outbound());
   SendHeads();
+  // Fork proofs are flooded once, when found: a peer that was away then learns them now.
+  if (auto proofs = ctx_->store->Equivocations(); proofs.ok()) {
+    for (const auto& proof : *proofs) SendEquivocation(proof);
+  }
   return Status::Ok();
 }
 

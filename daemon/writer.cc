@@ -34,6 +34,14 @@ Status Writer::Start() {
     own_seq_ = own.head_seq;
   }
   feeds_[identity_.member] = std::move(own);
+  HM_ASSIGN_OR_RETURN(auto proofs, store_->Equivocations());
+  for (const auto& bytes : proofs) {
+    pb::Equivocation proof;
+    if (!proof.ParseFromString(bytes)) continue;
+    if (auto first = ParseRecord(proof.first()); first.ok()) {
+      proven_.emplace(first->author, first->seq());
+    }
+  }
   thread_ = std::thread([this] { Run(); });
   if (options_.defer_own_manifest) return Status::Ok();
   return PublishOwnManifest();
@@ -105,7 +113,20 @@ Status Writer::Publish(pb::RecordBody body, PublishDone done) {
 }
 
 Status Writer::Ingest(ParsedRecord record, IngestDone done) {
-  return Enqueue(IngestItem{std::move(record), std::move(done)});
+  return TryIngest(record, done);
+}
+
+Status Writer::TryIngest(ParsedRecord& record, IngestDone& done) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return Unavailable("node is shutting down");
+    if (queue_.size() >= options_.queue_capacity) {
+      return ResourceExhausted("writer queue is full; try again");
+    }
+    queue_.push_back(IngestItem{std::move(record), std::move(done)});
+  }
+  cv_.notify_one();
+  return Status::Ok();
 }
 
 WriterStats Writer::stats() const {
@@ -173,8 +194,9 @@ void Writer::PreverifySignatures(std::vector<Item>& items) {
   });
 }
 
-Result<std::string> Writer::CheckEquivocation(StoreBatch& batch, const ParsedRecord& record,
-                                              const FeedState& feed) {
+Result<std::optional<std::string>> Writer::CheckEquivocation(StoreBatch& batch,
+                                                             const ParsedRecord& record,
+                                                             const FeedState& feed) {
   HM_ASSIGN_OR_RETURN(auto stored, batch.GetRecord({record.author, record.seq()}));
   if (!stored) return Internal("feed head above a missing record");
   auto manifest = feed.manifests.find(record.body.manifest_seq());
@@ -186,12 +208,16 @@ Result<std::string> Writer::CheckEquivocation(StoreBatch& batch, const ParsedRec
               record.signed_record.signature())) {
     return Corruption("signature does not verify");
   }
+  const std::pair<PublicKey, uint64_t> fork{record.author, record.seq()};
+  if (proven_.count(fork) > 0 || !staged_proven_.insert(fork).second) {
+    return std::optional<std::string>();
+  }
   pb::Equivocation proof;
   if (!proof.mutable_first()->ParseFromString(*stored)) return Corruption("stored record");
   *proof.mutable_second() = record.signed_record;
   std::string bytes = proof.SerializeAsString();
   HM_RETURN_IF_ERROR(batch.PutEquivocation(record.author, record.seq(), bytes));
-  return bytes;
+  return std::optional<std::string>(std::move(bytes));
 }
 
 void Writer::CommitBatch(std::vector<Item>& items) {
@@ -209,6 +235,7 @@ void Writer::CommitBatch(std::vector<Item>& items) {
     accepted.assign(items.size(), std::nullopt);
     proofs.clear();
     staged.clear();
+    staged_proven_.clear();
     for (size_t i = 0; i < items.size(); ++i) {
       Result<ParsedRecord> record = Internal("unset");
       if (auto* publish = std::get_if<PublishItem>(&items[i])) {
@@ -235,7 +262,7 @@ void Writer::CommitBatch(std::vector<Item>& items) {
           auto proof = CheckEquivocation(batch, ingest.record, *feed);
           if (proof.status().code() == StatusCode::kResourceExhausted) return proof.status();
           if (proof.ok()) {
-            proofs.push_back(std::move(*proof));
+            if (proof->has_value()) proofs.push_back(std::move(**proof));
             outcomes[i] = FailedPrecondition("equivocation at seq " +
                                              std::to_string(ingest.record.seq()));
           } else {
@@ -272,6 +299,7 @@ void Writer::CommitBatch(std::vector<Item>& items) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   if (commit.ok()) {
     for (auto& [author, state] : staged) feeds_[author] = std::move(state);
+    proven_.insert(staged_proven_.begin(), staged_proven_.end());
   } else {
     LogError("store commit failed").Kv("error", commit.ToString()).Kv("items", items.size());
     proofs.clear();

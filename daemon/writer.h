@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <variant>
 #include <vector>
@@ -90,6 +91,9 @@ class Writer {
   // FailedPrecondition ("equivocation ...") for a validly signed second record at a taken seq (the
   // proof is stored and the listeners told), or the check's error for an invalid record.
   Status Ingest(ParsedRecord record, IngestDone done);
+  // Like Ingest, but moves from `record` and `done` only when it takes them: when the queue is
+  // full (ResourceExhausted) or the writer stops (Unavailable), the caller still holds both.
+  Status TryIngest(ParsedRecord& record, IngestDone& done);
 
   WriterStats stats() const;
   uint64_t own_seq() const;
@@ -110,9 +114,11 @@ class Writer {
   void CommitBatch(std::vector<Item>& items);
   // Checks in parallel the signatures of ingested records whose key is already known.
   void PreverifySignatures(std::vector<Item>& items);
-  // A record at a seq the feed already has: stores the proof if both are validly signed.
-  Result<std::string> CheckEquivocation(StoreBatch& batch, const ParsedRecord& record,
-                                        const FeedState& feed);
+  // A record at a seq the feed already has: stores the proof if both are validly signed, and
+  // returns it when it is new (nullopt when this fork was proven before: not announced again).
+  Result<std::optional<std::string>> CheckEquivocation(StoreBatch& batch,
+                                                       const ParsedRecord& record,
+                                                       const FeedState& feed);
   Result<FeedState*> Feed(const PublicKey& author, std::map<PublicKey, FeedState>& staged);
 
   Store* store_;
@@ -133,6 +139,10 @@ class Writer {
 
   // Writer-thread only: committed feed states, loaded lazily.
   std::map<PublicKey, FeedState> feeds_;
+  // Writer-thread only: (author, seq) of every stored fork proof, and those staged in the
+  // running batch. A proof comes back from every peer it was flooded to; only a new one is
+  // announced, else it would circle the federation for ever.
+  std::set<std::pair<PublicKey, uint64_t>> proven_, staged_proven_;
   std::thread thread_;
 };
 
