@@ -69,9 +69,17 @@ Signature SecretKey::Sign(std::string_view purpose, std::span<const uint8_t> mes
 
 bool Verify(const PublicKey& key, std::string_view purpose, std::span<const uint8_t> message,
             std::span<const uint8_t> signature) {
-  if (signature.size() != crypto_sign_BYTES) return false;
   std::vector<uint8_t> buf = Prefixed(purpose, message);
-  return crypto_sign_verify_detached(signature.data(), buf.data(), buf.size(), key.data()) == 0;
+  return VerifyEd25519(key, buf, signature);
+}
+
+bool VerifyEd25519(std::span<const uint8_t> key, std::span<const uint8_t> message,
+                   std::span<const uint8_t> signature) {
+  if (signature.size() != crypto_sign_BYTES || key.size() != crypto_sign_PUBLICKEYBYTES) {
+    return false;
+  }
+  return crypto_sign_verify_detached(signature.data(), message.data(), message.size(),
+                                     key.data()) == 0;
 }
 
 Sha256Digest Sha256(std::span<const uint8_t> data) {

@@ -52,6 +52,10 @@ class SecretKey {
 
 bool Verify(const PublicKey& key, std::string_view purpose, std::span<const uint8_t> message,
             std::span<const uint8_t> signature);
+// Plain Ed25519 verification without a purpose prefix (libsodium's rules: canonical S, no
+// small-order keys). Every node uses this one function, so all nodes agree on validity.
+bool VerifyEd25519(std::span<const uint8_t> key, std::span<const uint8_t> message,
+                   std::span<const uint8_t> signature);
 inline bool Verify(const PublicKey& key, std::string_view purpose, std::string_view message,
                    std::string_view signature) {
   return Verify(key, purpose, AsBytes(message), AsBytes(signature));
