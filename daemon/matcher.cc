@@ -106,6 +106,7 @@ Result<bool> Matcher::Describe(const RecordLocation& loc, int distance, const Ma
   facts->expired = match->expired();
   HM_ASSIGN_OR_RETURN(auto fork_seq, store_->ForkSeq(record.author));
   facts->forked = fork_seq.has_value() && *fork_seq <= record.seq();
+  match->set_author_forked(facts->forked);
   facts->labels.assign(signal.labels().begin(), signal.labels().end());
   std::set<PublicKey> supporters, disputers;
   if (facts->author_platform) {
