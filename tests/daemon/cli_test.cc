@@ -212,7 +212,8 @@ TEST_F(CliDaemonTest, BatchPrintsOneLinePerInputLine) {
            R"(","author":"","author_name":"","role":"","type":")" + type + R"(","value":")" +
            value +
            R"(","distance":0,"labels":[],"seq":0,"note":"","retracted":false,"expired":false,)"
-           R"("notices":[],"query_type":""}],"verdict":{"action":"none","reasons":[]}})"
+           R"("notices":[],"query_type":"","author_forked":false}],)"
+           R"("verdict":{"action":"none","reasons":[]}})"
            "\n";
   };
   EXPECT_EQ(out, answer(2, "md5", kMd5) +
