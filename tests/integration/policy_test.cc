@@ -1,0 +1,136 @@
+// Local policy across a federation of real nodes: what an authority's notice, platforms'
+// endorsements and disputes, and a retraction do to the verdict on every node.
+#include <gtest/gtest.h>
+
+#include "common/json.h"
+#include "proto/api.pb.h"
+#include "tests/common/test_member.h"
+#include "tests/integration/federation.h"
+
+namespace hashmesh::testing {
+namespace {
+
+enum { kP1, kP2, kP3, kGov, kAudit, kMembers };
+
+class PolicyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // A star around p1: every record reaches every node through it.
+    ASSERT_TRUE(fed_.Start(kP1, {}).ok());
+    for (size_t i = kP2; i < kMembers; ++i) ASSERT_TRUE(fed_.Start(i, {kP1}).ok());
+  }
+
+  // Publishes through node i's CLI (retrying while the node still recovers its own feed).
+  std::string Publish(size_t i, const std::vector<std::string>& args) {
+    std::vector<std::string> full = {"--json"};
+    full.insert(full.end(), args.begin(), args.end());
+    CommandResult r;
+    WaitFor([&] {
+      r = fed_.node(i).Cli(full);
+      return r.exit_code == 0 || r.err.find("recovering") == std::string::npos;
+    });
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    api::PublishResponse out;
+    (void)FromJson(r.out, &out);
+    return out.id();
+  }
+
+  api::MatchResponse Match(size_t i) {
+    auto r = fed_.node(i).Query("POST", "/v1/match",
+                                "{\"type\":\"pdq\",\"value\":\"" + pdq_ + "\"}");
+    api::MatchResponse out;
+    if (r.ok() && r->status == 200) (void)FromJson(r->body, &out);
+    return out;
+  }
+
+  // Waits until every node gives `action`; returns the verdicts seen, e.g. "act act act act act".
+  std::string VerdictsEverywhere(const std::string& action) {
+    std::string seen;
+    WaitFor([&] {
+      seen.clear();
+      bool all = true;
+      for (size_t i = 0; i < kMembers; ++i) {
+        std::string a = Match(i).verdict().action();
+        seen += (seen.empty() ? "" : " ") + a;
+        all = all && a == action;
+      }
+      return all;
+    });
+    return seen;
+  }
+
+  Federation fed_{{{"p1", "platform"},
+                   {"p2", "platform"},
+                   {"p3", "platform"},
+                   {"gov", "authority"},
+                   {"audit", "auditor"}}};
+  const std::string pdq_ = RandomPdqHex(2015);
+};
+
+TEST_F(PolicyTest, NoticesEndorsementsDisputesAndRetraction) {
+  const std::string signal = Publish(kP1, {"submit", "--type", "pdq", "--value", pdq_, "--label",
+                                           "terrorism/glorification"});
+  ASSERT_EQ(signal.size(), 64u);
+  // One platform alone: review everywhere.
+  EXPECT_EQ(VerdictsEverywhere("review"), "review review review review review");
+
+  // An authority's notice on it: still review (a notice alone never makes act by default).
+  Publish(kGov, {"notice", "--target", signal, "--category", "terrorism", "--jurisdiction", "FR",
+                 "--legal-basis", "Loi 2014-1353 art. 6-1", "--issuing-body", "OCLCTIC",
+                 "--action", "remove"});
+  ASSERT_TRUE(WaitFor([&] {
+    auto m = Match(kP3);
+    return m.matches_size() == 1 && m.matches(0).notices_size() == 1;
+  }));
+  auto with_notice = Match(kP3);
+  EXPECT_EQ(with_notice.verdict().action(), "review");
+  EXPECT_EQ(with_notice.matches(0).notices(0).issuing_body(), "OCLCTIC");
+
+  // A second platform endorses: act on every node (policy min_platforms = 2).
+  Publish(kP2, {"endorse", signal, "--reason", "same video seen here"});
+  EXPECT_EQ(VerdictsEverywhere("act"), "act act act act act");
+
+  // A third platform disputes: back to review, naming the disputer.
+  Publish(kP3, {"dispute", signal, "--reason", "news reporting, not glorification"});
+  EXPECT_EQ(VerdictsEverywhere("review"), "review review review review review");
+  auto disputed = Match(kP1);
+  ASSERT_GE(disputed.verdict().reasons_size(), 1);
+  EXPECT_NE(disputed.verdict().reasons(0).find("disputed by p3"), std::string::npos)
+      << disputed.verdict().reasons(0);
+  EXPECT_EQ(disputed.matches(0).opinions().platform_dispute(), 1u);
+  EXPECT_EQ(disputed.matches(0).opinions().platform_endorse(), 1u);
+
+  // The submitter retracts: none, on every node.
+  Publish(kP1, {"retract", signal, "--reason", "submitted in error"});
+  EXPECT_EQ(VerdictsEverywhere("none"), "none none none none none");
+  auto at_auditor = Match(kAudit);
+  ASSERT_EQ(at_auditor.matches_size(), 1);
+  EXPECT_TRUE(at_auditor.matches(0).retracted());
+}
+
+TEST_F(PolicyTest, RolesLimitWhatMembersPublish) {
+  // An auditor may not publish a signal; its own node refuses before anything is signed.
+  auto r = fed_.node(kAudit).Cli({"submit", "--type", "pdq", "--value", pdq_, "--label", "x"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("may not publish a signal"), std::string::npos) << r.err;
+  // Nor may another member retract p1's record.
+  const std::string signal =
+      Publish(kP1, {"submit", "--type", "pdq", "--value", pdq_, "--label", "x/y"});
+  ASSERT_TRUE(WaitFor([&] {
+    return Match(kP2).matches_size() == 1 && Match(kAudit).matches_size() == 1;
+  }));
+  r = fed_.node(kP2).Cli({"retract", signal, "--reason", "not mine"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("only the author"), std::string::npos) << r.err;
+  // An auditor may give an opinion; it does not count as platform support.
+  Publish(kAudit, {"endorse", signal});
+  ASSERT_TRUE(WaitFor([&] {
+    auto m = Match(kP2);
+    return m.matches_size() == 1 && m.matches(0).opinions().endorse() == 1;
+  }));
+  EXPECT_EQ(Match(kP2).matches(0).opinions().platform_endorse(), 0u);
+  EXPECT_EQ(Match(kP2).verdict().action(), "review");
+}
+
+}  // namespace
+}  // namespace hashmesh::testing
