@@ -38,6 +38,7 @@ PeerManager::PeerManager(SyncContext ctx, PeerManagerOptions options, const Seed
   };
   ctx_.is_banned = [this](const PublicKey& key) { return IsBanned(key); };
   ctx_.on_peer_heads = [this](uint64_t seq) { NoteOwnSeqAtPeer(seq); };
+  ctx_.admit = [this](PeerSession* session) { return Admit(session); };
 }
 
 PeerManager::~PeerManager() { Stop(); }
@@ -140,13 +141,15 @@ void PeerManager::DialDue(std::chrono::steady_clock::time_point now) {
   std::vector<std::string> due;
   {
     std::lock_guard lock(mu_);
-    std::set<PublicKey> connected;
+    std::set<PublicKey> connected, connected_keys;
     for (const auto& [ptr, s] : sessions_) {
       if (s->admitted()) connected.insert(s->member());
     }
+    for (PeerSession* s : admitted_) connected_keys.insert(s->connection().remote_key());
     auto trust = ctx_.trust();
     for (auto& [address, t] : targets_) {
       if (t.connecting || t.session != nullptr || now < t.next_attempt) continue;
+      if (t.remote_key && connected_keys.count(*t.remote_key) > 0) continue;
       // Already connected to that member (it dialled us): no second session.
       const TrustMember* m = t.name.empty() ? nullptr : trust->FindByName(t.name);
       if (m != nullptr && connected.count(m->member_key) > 0) continue;
@@ -190,6 +193,7 @@ void PeerManager::AddSession(std::shared_ptr<PeerConnection> connection,
         it->second.connecting = false;
         it->second.session = session.get();
         it->second.last_error.clear();
+        it->second.remote_key = session->connection().remote_key();
       }
     }
   }
@@ -208,6 +212,36 @@ void PeerManager::SessionClosed(PeerSession* session) {
     t.next_attempt = std::chrono::steady_clock::now() + Jittered(t.backoff);
   }
   sessions_.erase(session);
+  admitted_.erase(session);
+}
+
+Status PeerManager::Admit(PeerSession* session) {
+  const PeerConnection& mine = session->connection();
+  std::shared_ptr<PeerSession> replaced;
+  {
+    std::lock_guard lock(mu_);
+    for (PeerSession* other : admitted_) {
+      const PeerConnection& theirs = other->connection();
+      // Same direction and key: two machines sharing a node key (a cloned node), not a
+      // duplicate. Each must be heard, if only to catch it forking.
+      if (theirs.remote_key() != mine.remote_key() || theirs.outbound() == mine.outbound()) {
+        continue;
+      }
+      // We dialled each other. Both sides keep the connection dialled by the smaller node key,
+      // so they agree on which one goes without a word exchanged.
+      const PublicKey& mine_dialler = mine.outbound() ? ctx_.node_key : mine.remote_key();
+      const PublicKey& theirs_dialler = theirs.outbound() ? ctx_.node_key : theirs.remote_key();
+      if (theirs_dialler < mine_dialler) {
+        return AlreadyExists("duplicate session: already connected to this peer");
+      }
+      if (auto it = sessions_.find(other); it != sessions_.end()) replaced = it->second;
+      admitted_.erase(other);
+      break;
+    }
+    admitted_.insert(session);
+  }
+  if (replaced) replaced->Close(AlreadyExists("duplicate session: replaced by the other one"));
+  return Status::Ok();
 }
 
 std::vector<std::shared_ptr<PeerSession>> PeerManager::Sessions() const {

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -75,6 +76,9 @@ class PeerManager {
     bool connecting = false;
     PeerSession* session = nullptr;  // the outbound session, while it lives
     std::string last_error;
+    // The node key that answered at this address last time: no dialling while a session with
+    // it is up (it dialled us), else both sides would keep dialling and dropping duplicates.
+    std::optional<PublicKey> remote_key;
   };
 
   void MaintenanceLoop();
@@ -82,6 +86,8 @@ class PeerManager {
   void Dial(const std::string& address);
   void AddSession(std::shared_ptr<PeerConnection> connection, const std::string& target);
   void SessionClosed(PeerSession* session);
+  // SyncContext::admit: refuses or replaces a duplicate of an admitted session.
+  Status Admit(PeerSession* session);
   void RefreshTargets();
   void Ban(const PublicKey& key, const std::string& address, const std::string& why);
   bool IsBanned(const PublicKey& key) const;
@@ -100,6 +106,7 @@ class PeerManager {
   mutable std::mutex mu_;
   std::map<PeerSession*, std::shared_ptr<PeerSession>> sessions_;  // GUARDED_BY(mu_)
   std::map<std::string, Target> targets_;                          // GUARDED_BY(mu_)
+  std::set<PeerSession*> admitted_;                                // GUARDED_BY(mu_)
   std::map<PublicKey, std::chrono::steady_clock::time_point> banned_keys_;   // GUARDED_BY(mu_)
   std::map<std::string, std::chrono::steady_clock::time_point> banned_ips_;  // GUARDED_BY(mu_)
   uint64_t bans_total_ = 0;                                        // GUARDED_BY(mu_)

@@ -102,8 +102,10 @@ bool PeerSession::OnFrame(std::string frame) {
       break;
   }
   if (!s.ok()) {
-    if (s.code() == StatusCode::kPermissionDenied && !admitted()) {
-      // Not admitted (untrusted, stale key): refuse without banning; trust may change.
+    if ((s.code() == StatusCode::kPermissionDenied || s.code() == StatusCode::kAlreadyExists) &&
+        !admitted()) {
+      // Not admitted (untrusted, stale key, a second session with the same peer): refuse
+      // without banning; trust may change.
       LogWarning("peer refused").Kv("peer", connection_->remote_address()).Kv("why", s.message());
       connection_->Close(s);
     } else {
@@ -159,6 +161,7 @@ Status PeerSession::HandleHello(const pb::Hello& hello) {
   if (info->member_key == ctx_->member && connection_->remote_key() == ctx_->node_key) {
     return PermissionDenied("connected to ourselves");
   }
+  if (ctx_->admit) HM_RETURN_IF_ERROR(ctx_->admit(this));
   {
     std::lock_guard lock(mu_);
     admitted_ = true;

@@ -35,6 +35,8 @@ namespace api {
 class PeerView;
 }
 
+class PeerSession;
+
 // What sessions share, owned by the PeerManager.
 struct SyncContext {
   const Store* store = nullptr;
@@ -53,6 +55,9 @@ struct SyncContext {
   std::function<bool(const PublicKey& key)> is_banned;
   // Called after a peer's Heads were handled, with the seq it holds of our own feed.
   std::function<void(uint64_t own_seq_at_peer)> on_peer_heads;
+  // Called once a session passed every Hello check, before it is admitted: an error refuses it
+  // (without a ban), e.g. when it duplicates a session with the same peer.
+  std::function<Status(PeerSession* session)> admit;
 };
 
 struct SessionCounters {
