@@ -121,5 +121,44 @@ TEST(FederationFaultTest, EquivocationIsDetectedAndFloodedEverywhere) {
   EXPECT_LE(announced, static_cast<int>(all.size()));
 }
 
+// A node whose keys live outside its data directory loses the whole data directory. On restart
+// it publishes nothing until it has its own feed back from a peer (it would fork itself
+// otherwise), refuses submissions meanwhile with a clear message, and then continues its feed.
+TEST(FederationFaultTest, NodeThatLostItsDataRecoversItsFeedBeforePublishing) {
+  Federation fed({{"alice"}, {"bob"}, {"carol"}});
+  ASSERT_TRUE(fed.Start(1, {}).ok());
+  ASSERT_TRUE(fed.Start(0, {1}).ok());
+  ASSERT_TRUE(fed.Start(2, {1}).ok());
+  ASSERT_TRUE(PublishMany(fed.node(0), 20, 8000).ok());
+  std::string detail;
+  ASSERT_TRUE(WaitConverged(fed, {0, 1, 2}, 10, &detail, "alice:21 bob:1 carol:1")) << detail;
+
+  ASSERT_EQ(fed.node(0).Stop(), 0);
+  std::filesystem::remove_all(fed.node(0).data_dir());
+  // Alice's only peer is down: she cannot know her feed, so she must not publish.
+  ASSERT_EQ(fed.node(1).Stop(), 0);
+  ASSERT_TRUE(fed.Start(0, {1}).ok()) << fed.node(0).log();
+  auto status = NodeStatus(fed.node(0));
+  EXPECT_FALSE(status.own_feed_ready());
+  EXPECT_FALSE(status.ready());
+  auto refused = fed.node(0).Cli({"submit", "--type", "pdq", "--value", RandomPdqHex(8100),
+                                  "--label", "test/x"});
+  EXPECT_NE(refused.exit_code, 0) << refused.out;
+  EXPECT_NE(refused.err.find("recovering"), std::string::npos) << refused.err;
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_FALSE(NodeStatus(fed.node(0)).own_feed_ready());
+  EXPECT_EQ(HeadsLine(fed.node(0)), "");
+
+  ASSERT_TRUE(fed.Start(1, {}).ok());
+  EXPECT_TRUE(WaitFor([&] { return NodeStatus(fed.node(0)).own_feed_ready(); }, 15))
+      << fed.node(0).log();
+  EXPECT_EQ(HeadsLine(fed.node(0)), "alice:21 bob:1 carol:1");
+  auto published = PublishSignal(fed.node(0), RandomPdqHex(8200));
+  ASSERT_TRUE(published.ok()) << published.status().ToString();
+  EXPECT_EQ(published->seq(), 22u);
+  EXPECT_TRUE(WaitConverged(fed, {0, 1, 2}, 10, &detail, "alice:22 bob:1 carol:1")) << detail;
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(NodeStatus(fed.node(i)).equivocations(), 0u) << i;
+}
+
 }  // namespace
 }  // namespace hashmesh::testing

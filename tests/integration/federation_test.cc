@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "common/json.h"
 #include "proto/api.pb.h"
@@ -17,12 +18,6 @@ T ParseJson(const std::string& text) {
   Status s = FromJson(text, &message);
   EXPECT_TRUE(s.ok()) << s.ToString() << "\n" << text;
   return message;
-}
-
-std::string Submit(TestNode& node, const std::string& pdq) {
-  auto r = node.Cli({"--json", "submit", "--type", "pdq", "--value", pdq, "--label", "test/x"});
-  EXPECT_EQ(r.exit_code, 0) << r.err << node.log();
-  return ParseJson<api::PublishResponse>(r.out).id();
 }
 
 int Matches(TestNode& node, const std::string& pdq) {
@@ -98,6 +93,67 @@ TEST(FederationTest, NodeDownDuringPublicationCatchesUp) {
   EXPECT_EQ(published->seq(), 2u);
   EXPECT_TRUE(WaitConverged(fed, {0, 1, 2}, 10, &detail, "alice:231 bob:31 carol:2")) << detail;
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(NodeStatus(fed.node(i)).equivocations(), 0u) << i;
+}
+
+// Relaying is by trust: bob does not trust dave, so dave's records stop at bob even though carol,
+// behind bob, trusts dave; alice's records, which bob trusts, reach carol through bob.
+TEST(FederationTest, RelayCarriesOnlyAuthorsTheRelayTrusts) {
+  Federation fed({{"alice"}, {"bob"}, {"carol"}, {"dave"}});
+  fed.SetOwnTrust(1, {0, 1, 2});
+  ASSERT_TRUE(fed.Start(0, {}).ok());
+  ASSERT_TRUE(fed.Start(1, {0}).ok());
+  ASSERT_TRUE(fed.Start(2, {1}).ok());
+  ASSERT_TRUE(fed.Start(3, {0}).ok());
+  ASSERT_TRUE(PublishMany(fed.node(3), 3, 5000).ok());
+  ASSERT_TRUE(PublishMany(fed.node(0), 3, 5100).ok());
+  std::string detail;
+  ASSERT_TRUE(WaitConverged(fed, {0, 3}, 10, &detail, "alice:4 bob:1 carol:1 dave:4")) << detail;
+  EXPECT_TRUE(WaitConverged(fed, {1, 2}, 10, &detail, "alice:4 bob:1 carol:1")) << detail;
+  // Give a wrong relay time to show itself: anti-entropy, pushes of later records.
+  ASSERT_TRUE(PublishMany(fed.node(3), 1, 5200).ok());
+  ASSERT_TRUE(PublishMany(fed.node(0), 1, 5300).ok());
+  EXPECT_TRUE(WaitConverged(fed, {1, 2}, 10, &detail, "alice:5 bob:1 carol:1")) << detail;
+  EXPECT_EQ(HeadsLine(fed.node(0)), "alice:5 bob:1 carol:1 dave:5");
+}
+
+// Two nodes that each list the other as a peer dial each other at the same time: they end up with
+// one session between them, not two that carry every record twice, and stay that way.
+TEST(FederationTest, MutualDialsKeepOneSession) {
+  Federation fed({{"alice"}, {"bob"}});
+  ASSERT_TRUE(fed.Start(0, {1}).ok());
+  ASSERT_TRUE(fed.Start(1, {0}).ok());
+  std::string detail;
+  ASSERT_TRUE(WaitConverged(fed, {0, 1}, 10, &detail, "alice:1 bob:1")) << detail;
+  auto sessions = [&](size_t i) {
+    auto r = fed.node(i).Cli({"--json", "peers"});
+    const auto peers = ParseJson<api::PeersResponse>(r.out);
+    int connected = 0;
+    for (const auto& p : peers.peers()) {
+      connected += p.state() == "connected";
+    }
+    return connected;
+  };
+  EXPECT_TRUE(WaitFor([&] { return sessions(0) == 1 && sessions(1) == 1; }, 5))
+      << fed.node(0).Cli({"peers"}).out << fed.node(1).Cli({"peers"}).out;
+  // Still the same one session each after both had time to redial: no churn.
+  auto admissions = [&] {
+    const std::string needle = "peer admitted";
+    int n = 0;
+    for (size_t i : {0, 1}) {
+      const std::string log = fed.node(i).log();
+      for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) {
+        ++n;
+      }
+    }
+    return n;
+  };
+  const int admitted = admissions();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(sessions(0), 1) << fed.node(0).Cli({"peers"}).out;
+  EXPECT_EQ(sessions(1), 1) << fed.node(1).Cli({"peers"}).out;
+  EXPECT_EQ(admissions(), admitted) << fed.node(0).log();
+  ASSERT_TRUE(PublishMany(fed.node(0), 5, 5400).ok());
+  EXPECT_TRUE(WaitConverged(fed, {0, 1}, 10, &detail, "alice:6 bob:1")) << detail;
 }
 
 }  // namespace

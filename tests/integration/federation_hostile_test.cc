@@ -1,0 +1,260 @@
+// Untrusted and hostile peers against a real hashmeshd: refused without a ban when they are merely
+// not trusted, banned (key and address, for --ban-seconds) when they forge, ignored when they
+// relay records of authors nobody trusts. The hostile side is a hand-driven PeerTransport client
+// that sends whatever frames a test builds.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "common/hex.h"
+#include "common/json.h"
+#include "daemon/peer_transport.h"
+#include "keys/key_dir.h"
+#include "proto/api.pb.h"
+#include "proto/wire.pb.h"
+#include "tests/common/test_member.h"
+#include "tests/integration/federation.h"
+
+namespace hashmesh::testing {
+namespace {
+
+using std::chrono::seconds;
+
+// One hand-driven peer connection under a key directory made by hashmesh-keys. Thread-safe.
+class HostilePeer {
+ public:
+  explicit HostilePeer(const std::string& keys_dir) {
+    InitCrypto();
+    auto identity = LoadNodeIdentity(keys_dir);
+    EXPECT_TRUE(identity.ok()) << identity.status().ToString();
+    manifest_ = identity->manifest_bytes;
+    auto transport = PeerTransport::Create(identity->node_key.seed(), identity->certificate_pem,
+                                           PeerTransportOptions{}, /*threads=*/1);
+    EXPECT_TRUE(transport.ok()) << transport.status().ToString();
+    transport_ = std::move(*transport);
+  }
+  ~HostilePeer() { transport_->Stop(); }
+
+  const std::string& manifest() const { return manifest_; }
+
+  // Dials `address` and starts reading. Errors: the transport's (refused, TLS failure, ...).
+  Status Connect(const std::string& address) {
+    auto promise = std::make_shared<std::promise<Result<std::shared_ptr<PeerConnection>>>>();
+    transport_->Connect(address, [promise](Result<std::shared_ptr<PeerConnection>> r) {
+      promise->set_value(std::move(r));
+    });
+    auto result = promise->get_future().get();
+    if (!result.ok()) return result.status();
+    auto state = std::make_shared<State>();
+    {
+      std::lock_guard lock(mu_);
+      connection_ = *result;
+      state_ = state;
+    }
+    (*result)->Start({.on_frame =
+                          [state](std::string frame) {
+                            pb::PeerMessage message;
+                            std::lock_guard lock(state->mu);
+                            if (message.ParseFromString(frame)) state->inbox.push_back(message);
+                            state->cv.notify_all();
+                            return true;
+                          },
+                      .on_close =
+                          [state](const Status& why) {
+                            std::lock_guard lock(state->mu);
+                            state->closed = why;
+                            state->cv.notify_all();
+                          }});
+    return Status::Ok();
+  }
+
+  void Send(const pb::PeerMessage& message) {
+    std::lock_guard lock(mu_);
+    (void)connection_->Send(message.SerializeAsString());
+  }
+  // Hello with `manifest` (ours by default).
+  void SendHello(std::optional<std::string> manifest = std::nullopt) {
+    pb::PeerMessage hello;
+    hello.mutable_hello()->set_protocol_version(1);
+    hello.mutable_hello()->mutable_manifest()->ParseFromString(manifest.value_or(manifest_));
+    hello.mutable_hello()->set_node_name("mallory-client");
+    Send(hello);
+  }
+  void SendRecords(const std::vector<ParsedRecord>& records) {
+    pb::PeerMessage message;
+    for (const auto& r : records) *message.mutable_records()->add_records() = r.signed_record;
+    Send(message);
+  }
+
+  // Waits for a message of `kind` (skipping others); false on timeout or close.
+  bool Receive(pb::PeerMessage::MsgCase kind, pb::PeerMessage* out = nullptr) {
+    auto state = Current();
+    std::unique_lock lock(state->mu);
+    for (;;) {
+      while (!state->inbox.empty()) {
+        pb::PeerMessage m = std::move(state->inbox.front());
+        state->inbox.pop_front();
+        if (m.msg_case() != kind) continue;
+        if (out != nullptr) *out = std::move(m);
+        return true;
+      }
+      if (state->closed) return false;
+      if (state->cv.wait_for(lock, seconds(10)) == std::cv_status::timeout) return false;
+    }
+  }
+  // Answers a Ping: the session is alive and reading.
+  bool Alive() {
+    pb::PeerMessage ping;
+    ping.mutable_ping()->set_nonce(++nonce_);
+    Send(ping);
+    pb::PeerMessage pong;
+    while (Receive(pb::PeerMessage::kPong, &pong)) {
+      if (pong.pong().nonce() == nonce_) return true;
+    }
+    return false;
+  }
+  // The reason the node closed the connection, or nullopt if it is still open after 10 s.
+  std::optional<Status> WaitClosed() {
+    auto state = Current();
+    std::unique_lock lock(state->mu);
+    state->cv.wait_for(lock, seconds(10), [&] { return state->closed.has_value(); });
+    return state->closed;
+  }
+
+ private:
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<pb::PeerMessage> inbox;
+    std::optional<Status> closed;
+  };
+  std::shared_ptr<State> Current() {
+    std::lock_guard lock(mu_);
+    return state_;
+  }
+
+  std::string manifest_;
+  std::unique_ptr<PeerTransport> transport_;
+  std::mutex mu_;
+  std::shared_ptr<PeerConnection> connection_;
+  std::shared_ptr<State> state_;
+  uint64_t nonce_ = 0;
+};
+
+std::string PeerStates(TestNode& node) {
+  auto r = node.Query("GET", "/v1/peers");
+  if (!r.ok() || r->status != 200) return "<unreachable>";
+  api::PeersResponse peers;
+  (void)FromJson(r->body, &peers);
+  std::string line;
+  for (const auto& p : peers.peers()) {
+    line += (line.empty() ? "" : " ") + (p.name().empty() ? std::string("?") : p.name()) + "=" +
+            p.state();
+  }
+  return line;
+}
+
+int CountLines(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// A real node whose member is not in the victim's trust store keeps dialling it: each attempt is
+// refused after Hello, none is a ban, so a trusted node on the same address still gets in.
+TEST(FederationHostileTest, UntrustedNodeIsRefusedWithoutABan) {
+  Federation fed({{"alice"}, {"bob"}, {"eve", "platform", /*trusted=*/false}});
+  ASSERT_TRUE(fed.Start(0, {}).ok());
+  ASSERT_TRUE(fed.Start(2, {0}).ok());
+  ASSERT_TRUE(WaitFor([&] { return CountLines(fed.node(0).log(), "peer refused") >= 2; }))
+      << fed.node(0).log();
+  EXPECT_NE(fed.node(0).log().find("is not in our trust store"), std::string::npos);
+  EXPECT_EQ(fed.node(0).log().find("peer banned"), std::string::npos);
+  ASSERT_TRUE(fed.Start(1, {0}).ok());
+  std::string detail;
+  EXPECT_TRUE(WaitConverged(fed, {0, 1}, 10, &detail, "alice:1 bob:1")) << detail;
+  EXPECT_EQ(PeerStates(fed.node(0)), "bob=connected");
+  EXPECT_EQ(HeadsLine(fed.node(2)).find("alice"), std::string::npos) << "eve got alice's feed";
+}
+
+// Against one victim node: a Hello whose manifest certifies another key is refused (no ban);
+// records of an author nobody trusts are ignored (no ban, the session lives on); a record with a
+// forged signature of a trusted author gets the sender banned, key and address, so its next
+// connection is cut at accept; the ban ends after --ban-seconds.
+TEST(FederationHostileTest, ForgerIsBannedUntilTheBanExpires) {
+  Federation fed({{"alice"}, {"bob"}, {"mallory"}});
+  ASSERT_TRUE(fed.Start(0, {}, {"--ban-seconds", "3"}).ok());
+  ASSERT_TRUE(fed.Start(1, {0}).ok());
+  ASSERT_TRUE(PublishMany(fed.node(1), 2, 9000).ok());
+  std::string detail;
+  ASSERT_TRUE(WaitConverged(fed, {0, 1}, 10, &detail, "alice:1 bob:3")) << detail;
+  ASSERT_EQ(fed.node(1).Stop(), 0);  // from here on, alice's only peer is mallory
+
+  HostilePeer mallory(fed.keys_dir(2));
+  // Bob's manifest certifies bob's node key, not the key mallory's TLS certificate is over.
+  auto bob_manifest = ReadSmallFile(fed.keys_dir(1) + "/manifest.bin", 1 << 16);
+  ASSERT_TRUE(bob_manifest.ok());
+  ASSERT_TRUE(mallory.Connect(fed.address(0)).ok());
+  mallory.SendHello(*bob_manifest);
+  ASSERT_TRUE(mallory.WaitClosed().has_value());
+  EXPECT_NE(fed.node(0).log().find("Hello manifest does not certify"), std::string::npos);
+  EXPECT_EQ(fed.node(0).log().find("peer banned"), std::string::npos);
+
+  // With her own manifest she is admitted: alice sends her Heads.
+  ASSERT_TRUE(mallory.Connect(fed.address(0)).ok());
+  mallory.SendHello();
+  pb::PeerMessage heads;
+  ASSERT_TRUE(mallory.Receive(pb::PeerMessage::kHeads, &heads)) << fed.node(0).log();
+  EXPECT_EQ(heads.heads().heads_size(), 2);  // alice's and bob's feeds
+
+  // Records of a member alice does not trust, validly signed: ignored, not misbehaviour.
+  TestMember stranger;
+  mallory.SendRecords({stranger.AppendManifest(), stranger.AppendSignal(RandomPdqHex(9100))});
+  EXPECT_TRUE(mallory.Alive());
+  EXPECT_EQ(HeadsLine(fed.node(0)), "alice:1 bob:3");
+
+  // Bob's next record, signed by a key that is not bob's: a forgery.
+  auto feeds = fed.node(0).Query("GET", "/v1/feeds");
+  ASSERT_TRUE(feeds.ok());
+  api::FeedsResponse parsed;
+  ASSERT_TRUE(FromJson(feeds->body, &parsed).ok());
+  std::optional<RecordId> bob_head;
+  for (const auto& f : parsed.feeds()) {
+    if (f.name() == "bob") bob_head = *FromHexFixed<32>(f.head_id(), "head id");
+  }
+  ASSERT_TRUE(bob_head.has_value());
+  auto bob_key = KeyFromText(fed.member_id(1));
+  ASSERT_TRUE(bob_key.ok());
+  pb::RecordBody body;
+  body.mutable_signal()->set_type(pb::SIGNAL_TYPE_PDQ);
+  body.mutable_signal()->set_value(RandomPdqHex(9200));
+  body.mutable_signal()->add_labels("test/forged");
+  auto forged = BuildRecord(body, SecretKey::Generate(), *bob_key, 4, bob_head,
+                            /*manifest_seq=*/1, NowMs());
+  ASSERT_TRUE(forged.ok()) << forged.status().ToString();
+  mallory.SendRecords({*forged});
+  ASSERT_TRUE(mallory.WaitClosed().has_value())
+      << "the forger was not disconnected\n" << fed.node(0).log();
+  EXPECT_NE(fed.node(0).log().find("peer banned"), std::string::npos);
+  EXPECT_EQ(HeadsLine(fed.node(0)), "alice:1 bob:3");
+  EXPECT_NE(PeerStates(fed.node(0)).find("banned"), std::string::npos) << PeerStates(fed.node(0));
+  const auto banned_at = std::chrono::steady_clock::now();
+
+  // Banned by address: the next connection is closed at accept, before any TLS.
+  Status again = mallory.Connect(fed.address(0));
+  EXPECT_FALSE(again.ok()) << "a banned address got a TLS session";
+  // After the ban, she is admitted again.
+  std::this_thread::sleep_until(banned_at + seconds(3) + std::chrono::milliseconds(300));
+  ASSERT_TRUE(mallory.Connect(fed.address(0)).ok()) << fed.node(0).log();
+  mallory.SendHello();
+  EXPECT_TRUE(mallory.Receive(pb::PeerMessage::kHeads)) << fed.node(0).log();
+  EXPECT_TRUE(mallory.Alive());
+}
+
+}  // namespace
+}  // namespace hashmesh::testing
