@@ -2,6 +2,7 @@
 #include "daemon/api_handlers.h"
 
 #include <charconv>
+#include <chrono>
 
 #include "common/clock.h"
 #include "common/json.h"
@@ -86,7 +87,17 @@ void ApiHandlers::HandleQuery(HttpRequest&& request, Responder respond) const {
   const bool get = request.method == "GET";
   if (path == "/v1/status") return respond(get ? GetStatus() : MethodNotAllowed(request));
   if (path == "/v1/match") {
-    return respond(request.method == "POST" ? Match(request) : MethodNotAllowed(request));
+    if (request.method != "POST") return respond(MethodNotAllowed(request));
+    // Timed for the latency histogram; no log line here: matches are the hot path.
+    const auto started = std::chrono::steady_clock::now();
+    size_t queries = 0;
+    HttpResponse r = Match(request, &queries);
+    if (ctx_.observe_match) {
+      ctx_.observe_match(r.status == 200, queries,
+                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                             .count());
+    }
+    return respond(std::move(r));
   }
   if (path == "/v1/feeds") return respond(get ? Feeds() : MethodNotAllowed(request));
   if (path.starts_with("/v1/feeds/")) {
@@ -206,6 +217,7 @@ void ApiHandlers::HandleAdmin(HttpRequest&& request, Responder respond) const {
   } else if (path == "/v1/reload") {
     auto reloaded = ctx_.reload();
     return respond(reloaded.ok() ? Json(*reloaded) : ErrorResponseFor(reloaded.status()));
+    LogNotice("reload requested").Kv("uid", request.peer.uid).Kv("pid", request.peer.pid);
   } else {
     return respond(NotFoundRoute(request));
   }
@@ -291,7 +303,7 @@ HttpResponse ApiHandlers::GetStatus() const {
   return Json(status);
 }
 
-HttpResponse ApiHandlers::Match(const HttpRequest& request) const {
+HttpResponse ApiHandlers::Match(const HttpRequest& request, size_t* queries) const {
   auto req = ParseBody<api::MatchRequest>(request);
   if (!req.ok()) return ErrorResponseFor(req.status());
   auto config = ctx_.config();
@@ -358,6 +370,7 @@ HttpResponse ApiHandlers::Feeds() const {
 HttpResponse ApiHandlers::Feed(std::string_view author_text, std::string_view query) const {
   auto trust = ctx_.trust();
   auto author = KeyFromText(author_text);
+  *queries = req->queries_size() == 0 ? 1 : static_cast<size_t>(req->queries_size());
   if (!author.ok()) {
     // Accept a member name too.
     const TrustMember* m = trust->FindByName(author_text);

@@ -32,6 +32,8 @@ struct ApiContext {
   std::function<void(api::PeersResponse*)> fill_peers;
   std::function<Result<api::ReloadResponse>()> reload;
   std::function<void(std::shared_ptr<StreamChannel>)> add_stream;
+  // Told of each /v1/match request (ok or not, queries in it, seconds to answer); may be empty.
+  std::function<void(bool ok, size_t queries, double seconds)> observe_match;
 };
 
 class ApiHandlers {
@@ -43,7 +45,8 @@ class ApiHandlers {
 
  private:
   HttpResponse GetStatus() const;
-  HttpResponse Match(const HttpRequest& request) const;
+  // Sets *queries to the number of queries in the request (0 if it does not parse).
+  HttpResponse Match(const HttpRequest& request, size_t* queries) const;
   HttpResponse Record(std::string_view id_hex) const;
   HttpResponse Feeds() const;
   HttpResponse Feed(std::string_view author, std::string_view query) const;

@@ -51,7 +51,9 @@ int Run(int argc, char** argv) {
       app.add_option_function<std::string>(
              o.flag, [key, &flag_values](const std::string& v) { flag_values.emplace_back(key, v); },
              help)
-          ->type_name(o.type == "integer" ? "N" : "TEXT");
+          ->type_name(o.type == "integer" ? "N" : "TEXT")
+          // The last one counts, so a wrapper's defaults can be overridden by appending flags.
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     }
   }
   try {

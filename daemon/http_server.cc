@@ -1,8 +1,10 @@
-// HttpServer over Boost.Beast on a unix socket. The only daemon file that includes Beast/Asio, so
-// that the slow-to-compile templates are built once.
+// HttpServer over Boost.Beast on a unix socket or a TCP port. The only daemon file that includes
+// Beast, so that the slow-to-compile templates are built once.
 #include "daemon/http_server.h"
 
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -12,6 +14,8 @@
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/basic_socket_acceptor.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
@@ -36,7 +40,8 @@ namespace hashmesh {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
-using Local = net::local::stream_protocol;
+// Generic, so that one Connection type serves unix sockets and TCP alike.
+using Local = net::generic::stream_protocol;
 using ErrorCode = boost::system::error_code;
 
 // ---- StreamChannel ------------------------------------------------------------------------------
@@ -545,7 +550,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 };
 
 // Binds the socket file without a moment of wider permissions. Returns the listening fd.
-Result<int> BindUnixSocket(const std::string& path, mode_t mode) {
+Result<int> BindUnixSocket(const std::string& path, mode_t mode, gid_t group) {
   sockaddr_un addr{};
   if (path.empty()) return InvalidArgument("empty socket path");
   if (path.size() >= sizeof(addr.sun_path)) {
@@ -601,6 +606,14 @@ Result<int> BindUnixSocket(const std::string& path, mode_t mode) {
     }
     return IoError("cannot bind " + path + ": " + std::strerror(err));
   }
+  // Nobody can connect before listen(), so the group and mode are right before the first client.
+  if (group != static_cast<gid_t>(-1) && chown(path.c_str(), static_cast<uid_t>(-1), group) != 0) {
+    int err = errno;
+    close(fd);
+    unlink(path.c_str());
+    return PermissionDenied("cannot give socket " + path + " to group " + std::to_string(group) +
+                            ": " + std::strerror(err));
+  }
   // The umask may have removed bits we want (e.g. group for the query socket).
   if (chmod(path.c_str(), mode & 0777) != 0 || listen(fd, SOMAXCONN) != 0) {
     int err = errno;
@@ -609,6 +622,56 @@ Result<int> BindUnixSocket(const std::string& path, mode_t mode) {
     return IoError("cannot set up socket " + path + ": " + std::strerror(err));
   }
   return fd;
+}
+
+// Binds and listens on HOST:PORT ("[::1]:9464" for IPv6). Returns the fd, its family and port.
+struct TcpListener {
+  int fd = -1;
+  int family = AF_INET;
+  uint16_t port = 0;
+};
+
+Result<TcpListener> BindTcp(const std::string& address) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return InvalidArgument("'" + address + "' is not HOST:PORT");
+  std::string host = address.substr(0, colon);
+  std::string port = address.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found);
+  if (rc != 0) return InvalidArgument("cannot resolve " + address + ": " + gai_strerror(rc));
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> list(found, &freeaddrinfo);
+  std::string last_error = "no address";
+  for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      last_error = std::strerror(errno);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+      last_error = std::strerror(errno);
+      close(fd);
+      continue;
+    }
+    sockaddr_storage bound{};
+    socklen_t len = sizeof bound;
+    TcpListener out{fd, ai->ai_family, 0};
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len) == 0) {
+      out.port = ntohs(bound.ss_family == AF_INET6
+                           ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                           : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    }
+    return out;
+  }
+  return IoError("cannot listen on " + address + ": " + last_error);
 }
 
 }  // namespace
@@ -621,11 +684,12 @@ struct HttpServer::Impl {
   // users and last among the objects that pending handlers may reference.
   net::io_context ioc;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
-  Local::acceptor acceptor{ioc};
+  net::basic_socket_acceptor<Local> acceptor{ioc};
   net::steady_timer accept_retry{ioc};
   std::vector<std::thread> threads;
   dev_t socket_dev = 0;
   ino_t socket_ino = 0;
+  uint16_t tcp_port = 0;
   std::mutex stop_mu;
   bool stopped = false;  // GUARDED_BY(stop_mu)
 
@@ -682,23 +746,37 @@ HttpServer::~HttpServer() { Stop(); }
 
 const std::string& HttpServer::socket_path() const { return impl_->shared->options.socket_path; }
 
+uint16_t HttpServer::tcp_port() const { return impl_->tcp_port; }
+
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options, Handler handler,
                                                       int threads) {
   if (!handler) return InvalidArgument("no handler");
   if (options.max_connections < 1) return InvalidArgument("max_connections must be at least 1");
   auto impl = std::make_unique<Impl>();
-  HM_ASSIGN_OR_RETURN(int fd, BindUnixSocket(options.socket_path, options.mode));
-  struct stat st {};
-  if (stat(options.socket_path.c_str(), &st) == 0) {
-    impl->socket_dev = st.st_dev;
-    impl->socket_ino = st.st_ino;
+  const bool tcp = !options.tcp_address.empty();
+  int fd = -1;
+  int family = AF_UNIX;
+  if (tcp) {
+    HM_ASSIGN_OR_RETURN(TcpListener listener, BindTcp(options.tcp_address));
+    fd = listener.fd;
+    family = listener.family;
+    impl->tcp_port = listener.port;
+    options.socket_path.clear();  // Stop() must not unlink anything
+  } else {
+    HM_ASSIGN_OR_RETURN(fd, BindUnixSocket(options.socket_path, options.mode, options.group));
+    struct stat st {};
+    if (stat(options.socket_path.c_str(), &st) == 0) {
+      impl->socket_dev = st.st_dev;
+      impl->socket_ino = st.st_ino;
+    }
   }
+  const std::string where = tcp ? options.tcp_address : options.socket_path;
   ErrorCode ec;
-  impl->acceptor.assign(Local(), fd, ec);
+  impl->acceptor.assign(Local(family, SOCK_STREAM), fd, ec);
   if (ec) {
     close(fd);
-    unlink(options.socket_path.c_str());
-    return IoError("cannot listen on " + options.socket_path + ": " + ec.message());
+    if (!tcp) unlink(options.socket_path.c_str());
+    return IoError("cannot listen on " + where + ": " + ec.message());
   }
   impl->shared->options = std::move(options);
   impl->shared->handler = std::move(handler);
@@ -709,9 +787,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
     Impl* raw = impl.get();
     impl->threads.emplace_back([raw] { raw->Run(); });
   }
-  LogInfo("api socket listening")
-      .KvString("path", impl->shared->options.socket_path)
-      .Kv("threads", n);
+  if (tcp) {
+    LogInfo("http listening").KvString("address", where).Kv("port", impl->tcp_port).Kv("threads", n);
+  } else {
+    LogInfo("api socket listening").KvString("path", where).Kv("threads", n);
+  }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
@@ -749,6 +829,10 @@ void HttpServer::Stop() {
   connections.clear();
 
   const std::string& path = impl.shared->options.socket_path;
+  if (path.empty()) {
+    LogInfo("http closed").KvString("address", impl.shared->options.tcp_address);
+    return;
+  }
   struct stat st {};
   if (lstat(path.c_str(), &st) == 0 && st.st_dev == impl.socket_dev &&
       st.st_ino == impl.socket_ino) {

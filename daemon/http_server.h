@@ -1,11 +1,12 @@
-// HTTP/1.1 server on a unix socket for the local API (query and admin sockets): one request at a
-// time per connection, asynchronous handlers, bounded streams of NDJSON pushed by the node.
+// HTTP/1.1 server on a unix socket for the local API (query and admin sockets), or on a TCP port
+// (/metrics): one request at a time per connection, asynchronous handlers, bounded NDJSON streams.
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -18,7 +19,7 @@
 
 namespace hashmesh {
 
-// The connecting process, from SO_PEERCRED at accept time.
+// The connecting process, from SO_PEERCRED at accept time (unix sockets only; -1 over TCP).
 struct PeerCredentials {
   pid_t pid = -1;
   uid_t uid = static_cast<uid_t>(-1);
@@ -102,6 +103,10 @@ using Handler = std::function<void(HttpRequest&&, Responder)>;
 struct HttpServerOptions {
   std::string socket_path;
   mode_t mode = 0660;                        // 0660 for the query socket, 0600 for the admin socket
+  gid_t group = static_cast<gid_t>(-1);      // if set, the socket file's group (before listen)
+  // HOST:PORT to listen on over TCP instead of socket_path (HOST may be a name, an IPv4 address
+  // or a bracketed IPv6 address; PORT 0 picks a free port, see tcp_port()).
+  std::string tcp_address;
   size_t max_body_bytes = 1 << 20;           // larger: 413
   size_t max_header_bytes = 16 << 10;        // larger: 431
   int max_connections = 1024;                // beyond: 503 and close
@@ -113,7 +118,8 @@ struct HttpServerOptions {
 class HttpServer {
  public:
   // Binds options.socket_path (a stale socket from a crashed process is replaced; a live one, or
-  // a file that is not a socket, is an error) and serves on `threads` threads (at least 1).
+  // a file that is not a socket, is an error), or options.tcp_address when set, and serves on
+  // `threads` threads (at least 1).
   static Result<std::unique_ptr<HttpServer>> Start(HttpServerOptions options, Handler handler,
                                                    int threads);
   ~HttpServer();  // Stop()s
@@ -124,6 +130,8 @@ class HttpServer {
   // removes the socket file if it is still ours. Idempotent.
   void Stop();
   const std::string& socket_path() const;
+  // The bound TCP port (useful after asking for port 0); 0 for a unix socket.
+  uint16_t tcp_port() const;
 
   struct Impl;
 

@@ -2,14 +2,21 @@
 #include "daemon/node.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <algorithm>
+#include <condition_variable>
+#include <cstring>
 #include <filesystem>
+#include <optional>
 #include <set>
+#include <thread>
 
 #include "common/clock.h"
 #include "common/crypto.h"
@@ -20,6 +27,8 @@
 #include "daemon/ingest_pipeline.h"
 #include "daemon/peer_manager.h"
 #include "daemon/matcher.h"
+#include "daemon/metrics.h"
+#include "daemon/node_metrics.h"
 #include "daemon/pdq_signal_index.h"
 #include "daemon/record_validator.h"
 #include "daemon/record_view.h"
@@ -49,7 +58,15 @@ struct Node::Impl {
   std::unique_ptr<ApiHandlers> handlers;
   std::unique_ptr<HttpServer> query_server;
   std::unique_ptr<HttpServer> admin_server;
+  std::unique_ptr<NodeMetrics> metrics;
+  std::unique_ptr<HttpServer> metrics_server;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  // systemd watchdog: a thread that pings only while the API answers (see WatchdogLoop).
+  std::thread watchdog;
+  std::mutex watchdog_mu;
+  std::condition_variable watchdog_cv;
+  bool watchdog_stop = false;  // GUARDED_BY(watchdog_mu)
   bool stopped = false;
   int lock_fd = -1;  // flock on <data>/hashmeshd.lock, held for the node's life
 
@@ -70,6 +87,7 @@ struct Node::Impl {
 
   void OnCommit(const std::vector<ParsedRecord>& records);
   void FillStatus(api::StatusResponse* status) const;
+  void WatchdogLoop(std::chrono::microseconds interval);
 };
 
 namespace {
@@ -121,6 +139,71 @@ void Notify(const char* state) {
 #else
   (void)state;
 #endif
+}
+
+// The watchdog interval systemd asked for (WatchdogSec=), or zero.
+std::chrono::microseconds WatchdogInterval() {
+#ifdef HASHMESH_HAVE_SYSTEMD
+  uint64_t usec = 0;
+  if (sd_watchdog_enabled(/*unset_environment=*/0, &usec) > 0) {
+    return std::chrono::microseconds(usec);
+  }
+#endif
+  return std::chrono::microseconds(0);
+}
+
+// One GET /v1/status on the query socket, answered 200 within `timeout`. It goes through an API
+// thread, FillStatus (store reads, the writer's lock) and the index: a hang in any of them
+// stops the pings, and systemd restarts the daemon.
+bool ProbeQuerySocket(const std::string& path, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    close(fd);
+    return false;
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  static const char kRequest[] =
+      "GET /v1/status HTTP/1.1\r\nHost: hashmeshd\r\nConnection: close\r\n\r\n";
+  ok = ok && send(fd, kRequest, sizeof kRequest - 1, MSG_NOSIGNAL) ==
+                 static_cast<ssize_t>(sizeof kRequest - 1);
+  std::string head;
+  while (ok && head.size() < 12) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      ok = false;
+      break;
+    }
+    char buf[64];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      ok = false;
+      break;
+    }
+    head.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return ok && head.starts_with("HTTP/1.1 200");
+}
+
+// The gid of `name`, or nullopt (with a notice) when there is no such group.
+std::optional<gid_t> SocketGroup(const std::string& name) {
+  if (name.empty()) return std::nullopt;
+  std::vector<char> buf(16384);
+  group g{};
+  group* found = nullptr;
+  if (getgrnam_r(name.c_str(), &g, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+    LogNotice("socket group does not exist; the query socket keeps the daemon's group")
+        .Kv("socket_group", name);
+    return std::nullopt;
+  }
+  return found->gr_gid;
 }
 
 }  // namespace
@@ -215,6 +298,19 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
     n.writer->AddCommitListener([peers](const std::vector<ParsedRecord>& rs) { peers->OnCommit(rs); });
     n.writer->AddEquivocationListener([peers](const std::string& p) { peers->OnEquivocation(p); });
   }
+  NodeMetricsSources metric_sources;
+  metric_sources.store = n.store.get();
+  metric_sources.writer = n.writer.get();
+  metric_sources.index = &n.index;
+  metric_sources.peers = n.peers.get();
+  metric_sources.trust = [self] { return self->Trust(); };
+  metric_sources.fill_status = [self](api::StatusResponse* s) { self->FillStatus(s); };
+  metric_sources.started = n.started;
+  n.metrics = std::make_unique<NodeMetrics>(std::move(metric_sources));
+  NodeMetrics* metrics = n.metrics.get();
+  n.writer->AddCommitListener([metrics](const std::vector<ParsedRecord>& rs) {
+    metrics->OnCommit(rs);
+  });
   HM_RETURN_IF_ERROR(n.writer->Start());
   if (n.peers) {
     HM_RETURN_IF_ERROR(n.peers->Start().WithContext("peers"));
@@ -253,12 +349,16 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
     std::lock_guard lock(self->streams_mu);
     self->streams.push_back(channel);
   };
+  ctx.observe_match = [metrics](bool ok, size_t queries, double seconds) {
+    metrics->ObserveMatch(ok, queries, seconds);
+  };
   n.handlers = std::make_unique<ApiHandlers>(std::move(ctx));
   const ApiHandlers* handlers = n.handlers.get();
 
   HttpServerOptions query_options;
   query_options.socket_path = config.socket;
   query_options.mode = 0660;
+  if (auto gid = SocketGroup(config.socket_group)) query_options.group = *gid;
   query_options.max_body_bytes = static_cast<size_t>(config.max_request_bytes);
   HM_ASSIGN_OR_RETURN(n.query_server,
                       HttpServer::Start(
@@ -270,6 +370,7 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   HttpServerOptions admin_options = query_options;
   admin_options.socket_path = config.admin_socket;
   admin_options.mode = 0600;
+  admin_options.group = static_cast<gid_t>(-1);  // owner only: the group gets nothing anyway
   HM_ASSIGN_OR_RETURN(n.admin_server,
                       HttpServer::Start(
                           admin_options,
@@ -277,6 +378,14 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
                             handlers->HandleAdmin(std::move(r), std::move(respond));
                           },
                           1));
+  if (!config.metrics.empty()) {
+    HM_ASSIGN_OR_RETURN(n.metrics_server,
+                        StartMetricsServer(config.metrics, &n.metrics->registry()));
+    LogNotice("metrics listening")
+        .Kv("address", config.metrics)
+        .Kv("port", n.metrics_server->tcp_port());
+  }
+  // Everything that serves is up (sockets, peer listener, metrics): only now is the node ready.
   LogNotice("hashmeshd ready")
       .Kv("member", KeyToText(n.identity.member_key()))
       .Kv("name", n.identity.name)
@@ -285,6 +394,9 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
       .Kv("admin_socket", config.admin_socket)
       .Kv("own_seq", n.writer->own_seq());
   Notify("READY=1");
+  if (const auto interval = WatchdogInterval(); interval.count() > 0) {
+    n.watchdog = std::thread([self, interval] { self->WatchdogLoop(interval); });
+  }
   return node;
 }
 
@@ -293,6 +405,15 @@ void Node::Stop() {
   impl_->stopped = true;
   Notify("STOPPING=1");
   LogNotice("hashmeshd stopping");
+  if (impl_->watchdog.joinable()) {
+    {
+      std::lock_guard lock(impl_->watchdog_mu);
+      impl_->watchdog_stop = true;
+    }
+    impl_->watchdog_cv.notify_all();
+    impl_->watchdog.join();
+  }
+  if (impl_->metrics_server) impl_->metrics_server->Stop();
   // Stop taking requests first, then let the writer finish what was acknowledged as queued.
   if (impl_->query_server) impl_->query_server->Stop();
   if (impl_->admin_server) impl_->admin_server->Stop();
@@ -339,6 +460,27 @@ Result<api::ReloadResponse> Node::Reload() {
   if (n.peers) n.peers->OnTrustChanged();
   LogNotice("reloaded").Kv("trusted_members", out.trusted_members()).Kv("log_level", out.log_level());
   return out;
+}
+
+void Node::Impl::WatchdogLoop(std::chrono::microseconds interval) {
+  // Ping twice per interval, as sd_watchdog_enabled(3) advises; a probe may take up to a quarter.
+  const auto period = std::chrono::duration_cast<std::chrono::milliseconds>(interval) / 2;
+  const auto probe_timeout = std::max(period / 2, std::chrono::milliseconds(1));
+  LogInfo("systemd watchdog enabled").Kv("interval_ms", period.count() * 2);
+  const std::string socket = Config()->socket;
+  std::unique_lock lock(watchdog_mu);
+  while (!watchdog_stop) {
+    lock.unlock();
+    const bool alive = ProbeQuerySocket(socket, probe_timeout);
+    if (alive) {
+      Notify("WATCHDOG=1");
+    } else {
+      LogWarning("watchdog probe of the query socket failed; not pinging systemd")
+          .Kv("socket", socket);
+    }
+    lock.lock();
+    watchdog_cv.wait_for(lock, period, [this] { return watchdog_stop; });
+  }
 }
 
 void Node::Impl::OnCommit(const std::vector<ParsedRecord>& records) {
@@ -405,7 +547,15 @@ void Node::Impl::FillStatus(api::StatusResponse* s) const {
   }
   if (peers) {
     s->set_peers_connected(static_cast<uint32_t>(peers->admitted_sessions()));
-    if (!cfg->peers.empty() && peers->admitted_sessions() == 0) {
+    // Peers to dial are the --peer addresses and every other trusted member with an address; a
+    // node that only listens is ready alone (it may be the first of its federation).
+    const bool dials =
+        !cfg->peers.empty() ||
+        std::any_of(trust_now->members().begin(), trust_now->members().end(),
+                    [&](const TrustMember& m) {
+                      return !m.address.empty() && m.member_key != identity.member_key();
+                    });
+    if (dials && peers->admitted_sessions() == 0) {
       ready = false;
       s->add_not_ready_reasons("no peer connected");
     }

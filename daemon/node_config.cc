@@ -39,6 +39,10 @@ const std::vector<Option>& Table() {
       {"admin_socket", "--admin-socket",
        [](NodeConfig& c) -> std::string& { return c.admin_socket; }, 0, 0, "<data>/admin.sock",
        "Admin socket (publishing API), mode 0600."},
+      {"socket_group", "--socket-group",
+       [](NodeConfig& c) -> std::string& { return c.socket_group; }, 0, 0, "hashmesh",
+       "Group given the query socket, so its members may query; ignored, with a notice, if no "
+       "such group exists (empty: leave the daemon's group)."},
       {"name", "--name", [](NodeConfig& c) -> std::string& { return c.name; }, 0, 0, "hostname",
        "Node name written into new keys on first start."},
       {"listen", "--listen", [](NodeConfig& c) -> std::string& { return c.listen; }, 0, 0, "",
@@ -46,7 +50,8 @@ const std::vector<Option>& Table() {
       {"peers", "--peer", [](NodeConfig& c) -> std::vector<std::string>& { return c.peers; }, 0,
        0, "[]", "HOST:PORT of a peer to dial (repeatable)."},
       {"metrics", "--metrics", [](NodeConfig& c) -> std::string& { return c.metrics; }, 0, 0, "",
-       "HOST:PORT for Prometheus /metrics (empty: off)."},
+       "HOST:PORT for Prometheus /metrics over HTTP; `:PORT` means 127.0.0.1 (empty: off). "
+       "The packaged config uses 127.0.0.1:9464."},
       {"log_level", "--log-level", [](NodeConfig& c) -> std::string& { return c.log_level; }, 0,
        0, "info", "error, warning, notice, info or debug."},
       {"map_size_mib", "--map-size-mib", [](NodeConfig& c) -> int64_t& { return c.map_size_mib; },
@@ -204,7 +209,11 @@ Status ValidateConfig(const NodeConfig& config) {
                            "' is not one of error, warning, notice, info, debug");
   }
   if (!config.listen.empty()) HM_RETURN_IF_ERROR(CheckAddress("listen", config.listen));
-  if (!config.metrics.empty()) HM_RETURN_IF_ERROR(CheckAddress("metrics", config.metrics));
+  if (!config.metrics.empty()) {
+    // ":9464" is short for the loopback address: metrics are local unless asked otherwise.
+    const std::string& m = config.metrics;
+    HM_RETURN_IF_ERROR(CheckAddress("metrics", m.starts_with(":") ? "127.0.0.1" + m : m));
+  }
   for (const auto& p : config.peers) HM_RETURN_IF_ERROR(CheckAddress("peer", p));
   const auto& a = config.policy.authority_notice;
   if (a != "none" && a != "review" && a != "act") {

@@ -28,10 +28,11 @@ struct NodeConfig {
   std::string trust_file;    // default: <data>/trust.toml
   std::string socket;        // default: <data>/query.sock
   std::string admin_socket;  // default: <data>/admin.sock
+  std::string socket_group = "hashmesh";  // group of the query socket, if it exists
   std::string name;          // node name used when keys are first created (default: hostname)
   std::string listen;        // HOST:PORT for peers; empty: no listener
   std::vector<std::string> peers;
-  std::string metrics;       // HOST:PORT for /metrics; empty: off
+  std::string metrics;       // HOST:PORT (or :PORT for 127.0.0.1) for /metrics; empty: off
   std::string log_level = "info";
   int64_t map_size_mib = 64;
   int64_t api_threads = 2;
