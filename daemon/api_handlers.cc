@@ -17,6 +17,7 @@ constexpr size_t kMaxLabelBytes = 128;
 constexpr size_t kMaxTextBytes = 4096;
 constexpr size_t kMaxNoticeTargets = 256;
 constexpr size_t kMaxFeedPage = 1000;
+constexpr int kMaxSignalBatch = 1000;
 
 HttpResponse Json(const google::protobuf::Message& message, int status = 200) {
   HttpResponse r;
@@ -129,6 +130,7 @@ void ApiHandlers::HandleAdmin(HttpRequest&& request, Responder respond) const {
     // The admin socket also answers the read-only routes, so one socket is enough for analysts.
     return HandleQuery(std::move(request), std::move(respond));
   }
+  if (path == "/v1/signals/batch") return PublishSignalBatch(request, std::move(respond));
   pb::RecordBody body;
   Status status;
   if (path == "/v1/signals") {
@@ -262,21 +264,11 @@ Status ApiHandlers::CheckTargetExists(const std::string& id_hex, RecordId* id,
 
 void ApiHandlers::Publish(pb::RecordBody body, const HttpRequest& request,
                           Responder respond) const {
-  auto trust = ctx_.trust();
   RecordKind kind = body.has_signal()    ? RecordKind::kSignal
                     : body.has_notice()  ? RecordKind::kNotice
                     : body.has_opinion() ? RecordKind::kOpinion
                                          : RecordKind::kRetraction;
-  const TrustMember* me = trust->FindByKey(ctx_.member);
-  if (me == nullptr) {
-    return respond(ErrorResponseFor(PermissionDenied(
-        "this node's member " + KeyToText(ctx_.member) +
-        " is not in its trust store; add it with `hashmesh-keys trust add`")));
-  }
-  if (!me->MayPublish(kind)) {
-    return respond(ErrorResponseFor(PermissionDenied(
-        "this member's roles may not publish a " + std::string(RecordKindName(kind)))));
-  }
+  if (Status may = CheckMayPublishOwn(kind); !may.ok()) return respond(ErrorResponseFor(may));
   const PeerCredentials peer = request.peer;
   Status queued = ctx_.writer->Publish(
       std::move(body), [respond, peer, kind](Result<ParsedRecord> result) {
@@ -295,6 +287,80 @@ void ApiHandlers::Publish(pb::RecordBody body, const HttpRequest& request,
         respond(Json(out, 201));
       });
   if (!queued.ok()) respond(ErrorResponseFor(queued));
+}
+
+Status ApiHandlers::CheckMayPublishOwn(RecordKind kind) const {
+  auto trust = ctx_.trust();
+  const TrustMember* me = trust->FindByKey(ctx_.member);
+  if (me == nullptr) {
+    return PermissionDenied("this node's member " + KeyToText(ctx_.member) +
+                            " is not in its trust store; add it with `hashmesh-keys trust add`");
+  }
+  if (!me->MayPublish(kind)) {
+    return PermissionDenied("this member's roles may not publish a " +
+                            std::string(RecordKindName(kind)));
+  }
+  return Status::Ok();
+}
+
+void ApiHandlers::PublishSignalBatch(const HttpRequest& request, Responder respond) const {
+  auto req = ParseBody<api::SignalBatchRequest>(request);
+  if (!req.ok()) return respond(ErrorResponseFor(req.status()));
+  const int n = req->signals_size();
+  if (n == 0) {
+    return respond(ErrorResponseFor(InvalidArgument("a batch needs at least one signal")));
+  }
+  if (n > kMaxSignalBatch) {
+    return respond(ErrorResponseFor(InvalidArgument("a batch has at most 1000 signals")));
+  }
+  if (Status may = CheckMayPublishOwn(RecordKind::kSignal); !may.ok()) {
+    return respond(ErrorResponseFor(may));
+  }
+  // Answers come from the writer thread (or at once for refused items); the last one responds.
+  struct Gather {
+    std::mutex mu;
+    api::SignalBatchResponse out;  // GUARDED_BY(mu)
+    int left = 0;                  // GUARDED_BY(mu)
+    int published = 0;             // GUARDED_BY(mu)
+    Responder respond;
+  };
+  auto gather = std::make_shared<Gather>();
+  for (int i = 0; i < n; ++i) gather->out.add_results();
+  gather->left = n;
+  gather->respond = std::move(respond);
+  auto finish = [gather, n, peer = request.peer](int i, const Result<ParsedRecord>& r) {
+    std::unique_lock lock(gather->mu);
+    api::SignalBatchResult* item = gather->out.mutable_results(i);
+    if (r.ok()) {
+      item->set_id(ToHex(r->id));
+      item->set_seq(static_cast<uint32_t>(r->seq()));
+      ++gather->published;
+    } else {
+      item->mutable_error()->set_code(std::string(StatusCodeName(r.status().code())));
+      item->mutable_error()->set_message(r.status().message());
+    }
+    if (--gather->left > 0) return;
+    LogInfo("published batch")
+        .Kv("kind", "signal")
+        .Kv("items", n)
+        .Kv("published", gather->published)
+        .Kv("uid", peer.uid)
+        .Kv("pid", peer.pid);
+    HttpResponse response = Json(gather->out);
+    lock.unlock();
+    gather->respond(std::move(response));
+  };
+  for (int i = 0; i < n; ++i) {
+    pb::RecordBody body;
+    Status built = BuildSignal(req->signals(i), body.mutable_signal());
+    if (!built.ok()) {
+      finish(i, built);
+      continue;
+    }
+    Status queued = ctx_.writer->Publish(
+        std::move(body), [finish, i](Result<ParsedRecord> result) { finish(i, result); });
+    if (!queued.ok()) finish(i, queued);
+  }
 }
 
 HttpResponse ApiHandlers::GetStatus() const {

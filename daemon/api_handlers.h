@@ -51,6 +51,10 @@ class ApiHandlers {
   HttpResponse Feeds() const;
   HttpResponse Feed(std::string_view author, std::string_view query) const;
   void Publish(pb::RecordBody body, const HttpRequest& request, Responder respond) const;
+  // POST /v1/signals/batch: each item through BuildSignal and the writer, answered in order.
+  void PublishSignalBatch(const HttpRequest& request, Responder respond) const;
+  // Whether this node's member is trusted with a role that may publish `kind`.
+  Status CheckMayPublishOwn(RecordKind kind) const;
   Status BuildSignal(const api::SignalRequest& req, pb::Signal* out) const;
   Status CheckTargetExists(const std::string& id_hex, RecordId* id,
                                      RecordLocation* loc) const;

@@ -87,4 +87,26 @@ struct HashArgs {
 };
 int RunHash(const Context& ctx, const HashArgs& args);
 
+// ---- interop: python-threatexchange lists and record logs (cli_interop.cc) ----
+struct ExportArgs {
+  std::string format = "jsonl";  // jsonl (every record) or te-csv (the current signal list)
+  std::string output;            // empty or "-": stdout
+};
+int RunExport(const Context& ctx, const ExportArgs& args);
+struct ImportArgs {
+  std::string file;  // "-" for stdin
+  std::string format = "auto";  // auto, lines or te-csv
+  std::vector<std::string> labels;
+  uint32_t batch_size = 500;
+};
+int RunImport(const Context& ctx, const ImportArgs& args);
+
+// ---- transparency (cli_audit.cc) ----
+struct VerifyLogArgs {
+  std::vector<std::string> files;  // "-" for stdin
+  std::string trust;
+};
+int RunVerifyLog(const Context& ctx, const VerifyLogArgs& args);
+int RunAudit(const Context& ctx);
+
 }  // namespace hashmesh::cli

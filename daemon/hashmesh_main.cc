@@ -218,6 +218,88 @@ int Main(int argc, char** argv) {
   hash_cmd->add_option("--threads", hash.threads, "hashing threads (default: all cores)");
   hash_cmd->callback([&] { run = [&] { return RunHash(ctx, hash); }; });
 
+  // ---- interop and transparency ----
+  ExportArgs export_args;
+  CLI::App* export_cmd = Command(
+      app, "export", "write every record the node holds, or its current signal list as CSV",
+      "--format jsonl (default): one record a line, the API's RecordView JSON with \"body\" and\n"
+      "\"signature\" exactly as signed (base64), every feed in seq order; `verify-log` checks it.\n"
+      "--format te-csv: the current signals (not retracted, not expired) as a\n"
+      "python-threatexchange CSV dataset, header signal_type,signal_str,collab,category,tags.\n"
+      "Types: pdq -> pdq, md5 -> video_md5, sha256 -> video_sha256, url -> url, vpdq -> vpdq,\n"
+      "tmk_pdqf -> video_tmkpdqf; photodna has no such type and is left out (counted on stderr).\n"
+      "collab is the author's name; category comes from a category/<c> label (POSITIVE_CLASS\n"
+      "without one); tags are the other labels, a tag/ prefix removed (the reverse of `import`).\n"
+      "With --output, FILE is written whole or not at all, and a summary is printed (--json:\n"
+      "{\"file\",\"format\",\"records\",\"members\",\"left_out\"}).\n\n"
+      "Examples:\n"
+      "  hashmesh export --output node.jsonl\n"
+      "  hashmesh export --format te-csv > signals.csv");
+  export_cmd->add_option("--format", export_args.format, "jsonl (default) or te-csv")
+      ->type_name("FORMAT");
+  export_cmd->add_option("--output", export_args.output, "write to FILE instead of stdout")
+      ->type_name("FILE");
+  export_cmd->callback([&] { run = [&] { return RunExport(ctx, export_args); }; });
+
+  ImportArgs import_args;
+  CLI::App* import_cmd = Command(
+      app, "import", "publish a python-threatexchange hash list as signals, in batches",
+      "FILE (- for stdin) is either '<type> <value>' lines or a CSV dataset with the header\n"
+      "signal_type,signal_str,collab,category,tags (found by --format auto). Types: pdq,\n"
+      "video_md5 -> md5, video_sha256 -> sha256, url, vpdq, video_tmkpdqf -> tmk_pdqf (our md5,\n"
+      "sha256, tmk_pdqf, photodna also); url_md5 and others are refused. Every signal gets the\n"
+      "--label values; a CSV row adds category/<category in lower case> and tag/<tag> for each\n"
+      "of its tags (collab is not kept). Blank lines and # comments are skipped.\n"
+      "Skipped: signals this node already published (or published and retracted: republish\n"
+      "those with `submit`) and lines repeating an earlier one. Refused: bad lines (with the\n"
+      "line number) and items the daemon refuses. Prints a summary (--json: one document\n"
+      "{\"imported\",\"skipped\",\"refused\",\"skipped_by_reason\",\"refused_lines\", ...});\n"
+      "exit 1 if any line was refused. A progress bar is drawn on stderr when it is a terminal.\n\n"
+      "Examples:\n"
+      "  hashmesh import hashes.txt --label terrorism/glorification\n"
+      "  hashmesh import dataset.csv --label source/gifct --json");
+  import_cmd->add_option("file", import_args.file, "the list, - for stdin")
+      ->required()
+      ->type_name("FILE");
+  import_cmd->add_option("--format", import_args.format, "auto (default), lines or te-csv")
+      ->type_name("FORMAT");
+  import_cmd->add_option("--label", import_args.labels, "label for every signal (repeatable)")
+      ->type_name("LABEL");
+  import_cmd->add_option("--batch-size", import_args.batch_size,
+                         "signals per request, 1 to 1000 (default 500)");
+  import_cmd->callback([&] { run = [&] { return RunImport(ctx, import_args); }; });
+
+  VerifyLogArgs verify;
+  CLI::App* verify_cmd = Command(
+      app, "verify-log", "verify an export offline: signatures, manifests, chains, roles, forks",
+      "Needs no daemon. For each author, the records in seq order must form a valid feed from\n"
+      "seq 1 (signatures, manifests, prev links), the author must be in the trust store with a\n"
+      "role that may publish each kind, retractions must target the author's own records; two\n"
+      "validly signed records at one author and seq are reported as an equivocation. Several\n"
+      "FILEs (e.g. exports of several nodes) are verified as one log. Prints each problem\n"
+      "(FILE:LINE: author seq N id ID: what is wrong) and 'verified N records from M members;\n"
+      "P problems'; exit 1 if there is any problem. --json: {\"ok\",\"summary\",\n"
+      "\"records\",\"members\",\"lines\",\"problems\": [{\"file\",\"line\",\"author\",\n"
+      "\"author_name\",\"seq\",\"id\",\"problem\"}]}.\n\n"
+      "Examples:\n"
+      "  hashmesh verify-log node.jsonl --trust /etc/hashmesh/trust.toml");
+  verify_cmd->add_option("files", verify.files, "export files (JSON lines), - for stdin")
+      ->required()
+      ->type_name("FILE");
+  verify_cmd->add_option("--trust", verify.trust, "trust store (trust.toml)")
+      ->required()
+      ->type_name("FILE");
+  verify_cmd->callback([&] { run = [&] { return RunVerifyLog(ctx, verify); }; });
+
+  Command(app, "audit",
+          "report on the node's records: members, roles, kinds, notices, disputes, labels",
+          "Counts every record the node holds (read as `export` does): records per member, role\n"
+          "and kind; notices per issuing body, jurisdiction and category; every dispute and\n"
+          "retraction; signals per label (with how many were retracted or expired).\n\n"
+          "Examples:\n"
+          "  hashmesh audit\n  hashmesh audit --json | jq .notices_by_jurisdiction")
+      ->callback([&] { run = [&] { return RunAudit(ctx); }; });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

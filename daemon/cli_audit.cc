@@ -1,0 +1,76 @@
+// `hashmesh verify-log FILE... --trust FILE` (offline, no daemon) and `hashmesh audit`: checking
+// and summarising the records a node holds.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+#include "common/clock.h"
+#include "common/json.h"
+#include "daemon/audit_report.h"
+#include "daemon/cli_commands.h"
+#include "daemon/log_verifier.h"
+#include "daemon/record_log.h"
+#include "keys/trust_store.h"
+
+namespace hashmesh::cli {
+namespace {
+
+Status ReadLog(const std::string& path, LogVerifier* verifier) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file) return InvalidArgument(path + ": " + std::strerror(errno));
+    in = &file;
+  }
+  const std::string name = path == "-" ? "stdin" : path;
+  std::string line;
+  uint32_t number = 0;
+  while (std::getline(*in, line)) verifier->AddLine(name, ++number, line);
+  if (in->bad()) return IoError(name + ": read error");
+  return Status::Ok();
+}
+
+}  // namespace
+
+int RunVerifyLog(const Context& ctx, const VerifyLogArgs& args) {
+  if (args.files.empty()) return Fail(InvalidArgument("give the export FILE to verify"));
+  auto trust = LoadTrustStore(args.trust);
+  if (!trust.ok()) {
+    // A missing or malformed trust file is bad input, like a bad flag.
+    return Fail(InvalidArgument(FileError(args.trust, trust.status()).message()));
+  }
+  LogVerifier verifier(&*trust);
+  for (const auto& path : args.files) {
+    Status s = ReadLog(path, &verifier);
+    if (!s.ok()) return Fail(s);
+  }
+  api::VerifyLogReport report = verifier.Finish();
+  if (ctx.json) {
+    PrintJsonDocument(ToJson(report));
+  } else {
+    for (const auto& p : report.problems()) {
+      std::printf("%s\n", LogVerifier::FormatProblem(p).c_str());
+    }
+    std::printf("%s\n", report.summary().c_str());
+  }
+  return report.ok() ? kExitOk : kExitError;
+}
+
+int RunAudit(const Context& ctx) {
+  api::FeedsResponse feeds;
+  auto records = FetchNodeRecords(ctx, &feeds);
+  if (!records.ok()) return Fail(records.status());
+  api::AuditReport report = BuildAuditReport(feeds, *records, NowMs());
+  if (ctx.json) {
+    PrintJsonDocument(ToJson(report));
+  } else {
+    std::string text = FormatAuditReport(report);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  }
+  return kExitOk;
+}
+
+}  // namespace hashmesh::cli
