@@ -10,6 +10,7 @@ packages=(
   libjpeg62-turbo-dev libpng-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 curl
+  prometheus systemd
 )
 
 missing=()

@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -384,6 +386,57 @@ TEST(OperationsTest, SighupReloadsPolicyAndTrustWithoutDroppingPeers) {
   ASSERT_TRUE(WaitFor([&] { return FeedSeq(bob, fed.member_id(0)) == 2; }, 10)) << bob.log();
   EXPECT_EQ(Count(bob.log(), "peer admitted"), admitted_before) << bob.log();
   EXPECT_EQ(Count(bob.log(), "peer session closed"), closed_before) << bob.log();
+}
+
+// hashmeshd under a fake systemd: NOTIFY_SOCKET is our datagram socket, WATCHDOG_USEC asks for
+// pings. READY=1 must come when the sockets answer, WATCHDOG=1 after it, STOPPING=1 on TERM.
+TEST(OperationsTest, NotifiesReadyThenWatchdogPingsThenStopping) {
+  TempDir dir;
+  const std::string notify_path = dir.path() + "/notify.sock";
+  int notify = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, notify_path.c_str(), sizeof addr.sun_path - 1);
+  ASSERT_EQ(bind(notify, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string data = dir.path() + "/alice";
+  const std::string daemon = std::string(HASHMESH_BIN_DIR) + "/hashmeshd";
+  const std::string log = dir.path() + "/alice.log";
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("NOTIFY_SOCKET", notify_path.c_str(), 1);
+    setenv("WATCHDOG_USEC", "200000", 1);  // pings every 100 ms
+    freopen(log.c_str(), "w", stderr);
+    execl(daemon.c_str(), daemon.c_str(), "--data", data.c_str(), "--log-level", "info",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  auto next = [&](int timeout_ms) -> std::string {
+    pollfd p{notify, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0) return "<timeout>";
+    char buf[1024];
+    ssize_t n = recv(notify, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "<error>";
+  };
+  const std::string first = next(30000);
+  EXPECT_EQ(first, "READY=1") << ReadAll(log);
+  // Ready means serving: the query socket answers at once.
+  auto status = HttpCall(data + "/query.sock", "GET", "/v1/status", "", std::chrono::seconds(5));
+  ASSERT_TRUE(status.ok()) << status.status().ToString();
+  EXPECT_EQ(status->status, 200);
+  int pings = 0;
+  for (int i = 0; i < 3; ++i) pings += next(2000) == "WATCHDOG=1";
+  EXPECT_EQ(pings, 3) << ReadAll(log);
+  kill(pid, SIGTERM);
+  std::string message;
+  do {
+    message = next(10000);
+  } while (message == "WATCHDOG=1");
+  EXPECT_EQ(message, "STOPPING=1");
+  int wstatus = 0;
+  waitpid(pid, &wstatus, 0);
+  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << ReadAll(log);
+  close(notify);
 }
 
 }  // namespace
