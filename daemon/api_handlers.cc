@@ -217,9 +217,9 @@ void ApiHandlers::HandleAdmin(HttpRequest&& request, Responder respond) const {
       }();
     }
   } else if (path == "/v1/reload") {
+    LogNotice("reload requested").Kv("uid", request.peer.uid).Kv("pid", request.peer.pid);
     auto reloaded = ctx_.reload();
     return respond(reloaded.ok() ? Json(*reloaded) : ErrorResponseFor(reloaded.status()));
-    LogNotice("reload requested").Kv("uid", request.peer.uid).Kv("pid", request.peer.pid);
   } else {
     return respond(NotFoundRoute(request));
   }
@@ -372,6 +372,7 @@ HttpResponse ApiHandlers::GetStatus() const {
 HttpResponse ApiHandlers::Match(const HttpRequest& request, size_t* queries) const {
   auto req = ParseBody<api::MatchRequest>(request);
   if (!req.ok()) return ErrorResponseFor(req.status());
+  *queries = req->queries_size() == 0 ? 1 : static_cast<size_t>(req->queries_size());
   auto config = ctx_.config();
   auto trust = ctx_.trust();
   const uint64_t now = NowMs();
@@ -436,7 +437,6 @@ HttpResponse ApiHandlers::Feeds() const {
 HttpResponse ApiHandlers::Feed(std::string_view author_text, std::string_view query) const {
   auto trust = ctx_.trust();
   auto author = KeyFromText(author_text);
-  *queries = req->queries_size() == 0 ? 1 : static_cast<size_t>(req->queries_size());
   if (!author.ok()) {
     // Accept a member name too.
     const TrustMember* m = trust->FindByName(author_text);
