@@ -213,17 +213,15 @@ Status PeerSession::HandleHeads(const pb::Heads& heads) {
       uint64_t& known = peer_heads_[author];
       known = std::max(known, h.seq());
       const uint64_t next = ctx_->pipeline->NextWanted(author);
-      if (h.seq() + 1 == next && h.id().size() == 32) {
-        // Same length: a different head id means the author forked; ask for the peer's record.
-        auto ours = ctx_->store->Head(author);
-        if (ours.ok() && ours->has_value() &&
-            std::string_view(h.id()) != AsStringView((*ours)->id)) {
-          pb::PeerMessage want;
-          want.mutable_want()->set_author(h.author());
-          want.mutable_want()->set_from(h.seq());
-          want.mutable_want()->set_to(h.seq());
-          Send(want);
-        }
+      if (h.seq() > 0 && h.seq() < next && h.id().size() == 32 &&
+          ForkedAt(author, h.seq(), h.id())) {
+        // The peer's head is not our record at that seq: the author forked. The peer's record
+        // makes the writer store the proof, wherever each side's head is.
+        pb::PeerMessage want;
+        want.mutable_want()->set_author(h.author());
+        want.mutable_want()->set_from(h.seq());
+        want.mutable_want()->set_to(h.seq());
+        Send(want);
       }
       wanted_to_[author] = std::min(wanted_to_[author], next - 1);  // re-ask what never came
       MaybeWant(author);
@@ -232,6 +230,23 @@ Status PeerSession::HandleHeads(const pb::Heads& heads) {
   // Outside our lock: the manager takes its own and may call back into sessions.
   if (ctx_->on_peer_heads) ctx_->on_peer_heads(own_at_peer);
   return Status::Ok();
+}
+
+bool PeerSession::ForkedAt(const PublicKey& author, uint64_t seq, std::string_view peer_id) const {
+  auto head = ctx_->store->Head(author);
+  if (!head.ok() || !head->has_value() || (*head)->seq < seq) return false;  // only queued
+  RecordId ours = (*head)->id;
+  if ((*head)->seq > seq) {
+    // A peer that is behind us (or on the other branch) reports a seq below our head.
+    auto bytes = ctx_->store->GetRecord({author, seq});
+    pb::SignedRecord stored;
+    if (!bytes.ok() || !bytes->has_value() || !stored.ParseFromString(**bytes)) return false;
+    ours = ComputeRecordId(stored.body());
+  }
+  if (peer_id == AsStringView(ours)) return false;
+  // A fork proven at or below `seq` already says all there is to say: don't ask again.
+  auto fork = ctx_->store->ForkSeq(author);
+  return !(fork.ok() && fork->has_value() && **fork <= seq);
 }
 
 void PeerSession::MaybeWant(const PublicKey& author) {

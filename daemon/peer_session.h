@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/record.h"
@@ -99,6 +100,9 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   Status HandleWant(const pb::Want& want);
   Status HandleRecords(const pb::Records& records);
   Status HandleEquivocation(const pb::Equivocation& proof);
+  // Whether the peer's record `peer_id` at `seq` differs from ours there (a fork not yet
+  // proven). False when we do not hold `seq`.
+  bool ForkedAt(const PublicKey& author, uint64_t seq, std::string_view peer_id) const;
   // Asks for the next chunk of `author` if the peer has more and we are not far enough ahead.
   void MaybeWant(const PublicKey& author);  // REQUIRES(mu_)
   void Send(const pb::PeerMessage& message);
