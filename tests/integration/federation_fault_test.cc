@@ -35,7 +35,7 @@ TEST(FederationFaultTest, PartitionedMeshHealsAndConverges) {
   ASSERT_TRUE(WaitConverged(fed, {3, 4, 5}, 10, &detail, "n3:1 n4:41 n5:6")) << detail;
 
   // Heal: node 3 comes back with the bridge to node 2. Both sides keep writing meanwhile.
-  ASSERT_EQ(fed.node(3).Stop(), 0);
+  ASSERT_EQ(fed.node(3).Stop(), 0) << fed.node(3).log();
   ASSERT_TRUE(fed.Start(3, {2}).ok());
   ASSERT_TRUE(PublishMany(fed.node(1), 10, 500).ok());
   ASSERT_TRUE(PublishMany(fed.node(5), 10, 600).ok());
@@ -60,11 +60,11 @@ int CountLines(const std::string& text, const std::string& needle) {
   return n;
 }
 
-// A cloned node (same member key, same node key) signs its own seq 2 while cut off; when it
+// A cloned node (same member key, same node key) signs its own seq 2 and 3 while cut off; when it
 // reconnects, the fork is proven at the node between the twins and flooded to every node, and
 // policy stops trusting the author from the fork on. The proof travels a bounded number of times.
 TEST(FederationFaultTest, EquivocationIsDetectedAndFloodedEverywhere) {
-  Federation fed({{"alice"}, {"bob"}, {"carol"}});
+  Federation fed({{"alice"}, {"bob"}, {"carol"}, {"dave"}});
   ASSERT_TRUE(fed.Start(1, {}).ok());
   ASSERT_TRUE(fed.Start(0, {1}).ok());
   ASSERT_TRUE(fed.Start(2, {1}).ok());
@@ -77,20 +77,23 @@ TEST(FederationFaultTest, EquivocationIsDetectedAndFloodedEverywhere) {
   ASSERT_TRUE(WaitFor([&] { return NodeStatus(fed.node(twin)).own_feed_ready(); }))
       << fed.node(twin).log();
   ASSERT_EQ(HeadsLine(fed.node(twin)), "alice:1 bob:1 carol:1");
-  ASSERT_EQ(fed.node(twin).Stop(), 0);
+  ASSERT_EQ(fed.node(twin).Stop(), 0) << fed.node(twin).log();
   ASSERT_TRUE(fed.Start(twin, {}).ok());  // cut off from everybody
   const std::string twin_pdq = RandomPdqHex(7001), alice_pdq = RandomPdqHex(7002);
   auto forked = PublishSignal(fed.node(twin), twin_pdq);
   ASSERT_TRUE(forked.ok()) << forked.status().ToString();
   ASSERT_EQ(forked->seq(), 2u);
-  ASSERT_EQ(fed.node(twin).Stop(), 0);
+  // The twin runs ahead, so no two nodes ever announce heads of the same length: the fork must
+  // be seen below the head.
+  ASSERT_TRUE(PublishSignal(fed.node(twin), RandomPdqHex(7003)).ok());
+  ASSERT_EQ(fed.node(twin).Stop(), 0) << fed.node(twin).log();
   auto honest = PublishSignal(fed.node(0), alice_pdq);
   ASSERT_TRUE(honest.ok()) << honest.status().ToString();
   ASSERT_EQ(honest->seq(), 2u);
   ASSERT_TRUE(WaitConverged(fed, {0, 1, 2}, 10, &detail, "alice:2 bob:1 carol:1")) << detail;
 
   // Carol is away while the proof is flooded: she learns it when she reconnects.
-  ASSERT_EQ(fed.node(2).Stop(), 0);
+  ASSERT_EQ(fed.node(2).Stop(), 0) << fed.node(2).log();
   ASSERT_TRUE(fed.Start(twin, {1}).ok());
   const std::vector<size_t> all = {0, 1, twin, 2};
   for (size_t i : all) {
@@ -101,6 +104,11 @@ TEST(FederationFaultTest, EquivocationIsDetectedAndFloodedEverywhere) {
     ASSERT_EQ(status.forked_members_size(), 1) << fed.name(i);
     EXPECT_EQ(status.forked_members(0), "alice " + fed.member_id(0)) << fed.name(i);
   }
+  // A node that joins later, with nothing of alice's feed yet, gets the proof with the feed.
+  const size_t dave = 3;
+  ASSERT_TRUE(fed.Start(dave, {1}).ok());
+  EXPECT_TRUE(WaitFor([&] { return NodeStatus(fed.node(dave)).equivocations() >= 1; }))
+      << fed.node(dave).log();
   // Alice's signal at the fork seq counts for nothing, on every node that holds it.
   for (size_t i : {1, 2}) {
     auto match = MatchPdq(fed.node(i), alice_pdq);
@@ -133,10 +141,10 @@ TEST(FederationFaultTest, NodeThatLostItsDataRecoversItsFeedBeforePublishing) {
   std::string detail;
   ASSERT_TRUE(WaitConverged(fed, {0, 1, 2}, 10, &detail, "alice:21 bob:1 carol:1")) << detail;
 
-  ASSERT_EQ(fed.node(0).Stop(), 0);
+  ASSERT_EQ(fed.node(0).Stop(), 0) << fed.node(0).log();
   std::filesystem::remove_all(fed.node(0).data_dir());
   // Alice's only peer is down: she cannot know her feed, so she must not publish.
-  ASSERT_EQ(fed.node(1).Stop(), 0);
+  ASSERT_EQ(fed.node(1).Stop(), 0) << fed.node(1).log();
   ASSERT_TRUE(fed.Start(0, {1}).ok()) << fed.node(0).log();
   auto status = NodeStatus(fed.node(0));
   EXPECT_FALSE(status.own_feed_ready());
