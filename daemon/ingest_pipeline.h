@@ -33,6 +33,9 @@ class IngestPipeline {
   // The next seq of `author` this node lacks (committed or queued head + 1).
   uint64_t NextWanted(const PublicKey& author);
   size_t held() const;
+  // The writer this pipeline feeds. The peer manager closes our own publishing through it while
+  // peers hold more of our feed than we do.
+  Writer* writer() const { return writer_; }
 
  private:
   struct Held {

@@ -60,6 +60,17 @@ Status PeerManager::Start() {
     LogInfo("listening for peers").Kv("address", options_.listen).Kv("port", transport_->port());
   }
   RefreshTargets();
+  {
+    // A node restored from an old backup holds less of its own feed than its peers: anything it
+    // signed before hearing from them could fork the feed. So when we dial peers, publishing
+    // waits for the first one's Heads; if none answers in time we are likely alone, and go on.
+    std::lock_guard lock(mu_);
+    if (!targets_.empty()) {
+      holding_publishing_ = true;
+      hold_deadline_ = std::chrono::steady_clock::now() + options_.handshake_timeout;
+      ctx_.pipeline->writer()->HoldPublishing();
+    }
+  }
   maintenance_ = std::thread([this] { MaintenanceLoop(); });
   return Status::Ok();
 }
@@ -123,18 +134,31 @@ void PeerManager::MaintenanceLoop() {
     const auto now = std::chrono::steady_clock::now();
     DialDue(now);
     for (const auto& s : Sessions()) s->Tick(now);
-    std::function<void()> recovered;
-    {
-      std::lock_guard lock(mu_);
-      if (own_recovered_ && peer_heads_seen_ &&
-          ctx_.pipeline->NextWanted(ctx_.member) > own_seq_at_peers_) {
-        auto head = ctx_.store->Head(ctx_.member);
-        uint64_t committed = head.ok() && head->has_value() ? (*head)->seq : 0;
-        if (committed >= own_seq_at_peers_) recovered = std::move(own_recovered_);
-      }
-    }
-    if (recovered) recovered();
+    CheckOwnFeed(now);
   }
+}
+
+uint64_t PeerManager::OwnCommittedSeq() const {
+  auto head = ctx_.store->Head(ctx_.member);
+  return head.ok() && head->has_value() ? (*head)->seq : 0;
+}
+
+void PeerManager::CheckOwnFeed(std::chrono::steady_clock::time_point now) {
+  std::function<void()> recovered;
+  {
+    std::lock_guard lock(mu_);
+    const bool caught_up = peer_heads_seen_ && OwnCommittedSeq() >= own_seq_at_peers_;
+    if (holding_publishing_ && (caught_up || (!peer_heads_seen_ && now >= hold_deadline_))) {
+      if (!caught_up) {
+        LogWarning("no peer answered; publishing without knowing whether peers hold more of "
+                   "this node's own feed");
+      }
+      holding_publishing_ = false;
+      ctx_.pipeline->writer()->ReleasePublishing();
+    }
+    if (own_recovered_ && caught_up) recovered = std::move(own_recovered_);
+  }
+  if (recovered) recovered();
 }
 
 void PeerManager::DialDue(std::chrono::steady_clock::time_point now) {
@@ -291,9 +315,20 @@ bool PeerManager::IsAddressBannedLocked(const std::string& ip,
 }
 
 void PeerManager::NoteOwnSeqAtPeer(uint64_t seq) {
-  std::lock_guard lock(mu_);
-  peer_heads_seen_ = true;
-  own_seq_at_peers_ = std::max(own_seq_at_peers_, seq);
+  {
+    std::lock_guard lock(mu_);
+    peer_heads_seen_ = true;
+    own_seq_at_peers_ = std::max(own_seq_at_peers_, seq);
+    if (!holding_publishing_ && seq > OwnCommittedSeq()) {
+      // A peer has records of ours that we lack: sign nothing until we have them back.
+      LogWarning("a peer holds more of this node's own feed than it does; publishing waits "
+                 "until the feed is recovered")
+          .Kv("own_seq", OwnCommittedSeq())
+          .Kv("peer_seq", seq);
+      holding_publishing_ = true;
+      ctx_.pipeline->writer()->HoldPublishing();
+    }
+  }
 }
 
 void PeerManager::WhenOwnFeedRecovered(std::function<void()> done) {

@@ -95,6 +95,10 @@ class PeerManager {
   bool IsAddressBannedLocked(const std::string& ip,
                              std::chrono::steady_clock::time_point now) const;  // REQUIRES(mu_)
   void NoteOwnSeqAtPeer(uint64_t seq);
+  // Our own feed's committed head here.
+  uint64_t OwnCommittedSeq() const;
+  // Releases the publishing hold and runs the recovery callback once our feed has caught up.
+  void CheckOwnFeed(std::chrono::steady_clock::time_point now);
   std::vector<std::shared_ptr<PeerSession>> Sessions() const;
 
   SyncContext ctx_;
@@ -112,6 +116,11 @@ class PeerManager {
   uint64_t bans_total_ = 0;                                        // GUARDED_BY(mu_)
   bool peer_heads_seen_ = false;                                   // GUARDED_BY(mu_)
   uint64_t own_seq_at_peers_ = 0;                                  // GUARDED_BY(mu_)
+  // Our publishing is held (Writer::HoldPublishing) until our own feed is as long here as any
+  // peer says: from Start() when we dial peers, until one answers (or `hold_deadline_` passes
+  // with no answer), and whenever a peer reports more of our feed than we hold.
+  bool holding_publishing_ = false;                                // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point hold_deadline_{};          // GUARDED_BY(mu_)
   std::function<void()> own_recovered_;                            // GUARDED_BY(mu_)
 
   std::mutex wake_mu_;

@@ -76,7 +76,17 @@ Status Writer::PublishOwnManifest() {
 
 bool Writer::own_feed_ready() const {
   std::lock_guard lock(mu_);
-  return own_ready_;
+  return own_ready_ && !own_held_;
+}
+
+void Writer::HoldPublishing() {
+  std::lock_guard lock(mu_);
+  own_held_ = true;
+}
+
+void Writer::ReleasePublishing() {
+  std::lock_guard lock(mu_);
+  own_held_ = false;
 }
 
 void Writer::Stop() {
@@ -105,7 +115,7 @@ Status Writer::Enqueue(Item item) {
 Status Writer::Publish(pb::RecordBody body, PublishDone done) {
   {
     std::lock_guard lock(mu_);
-    if (!own_ready_) {
+    if (!own_ready_ || own_held_) {
       return Unavailable("this node is still recovering its own feed from its peers; try again");
     }
   }
@@ -228,6 +238,11 @@ void Writer::CommitBatch(std::vector<Item>& items) {
   std::vector<std::string> proofs;
   std::map<PublicKey, FeedState> staged;
   const auto started = std::chrono::steady_clock::now();
+  bool publishing_held;
+  {
+    std::lock_guard lock(mu_);
+    publishing_held = own_held_;
+  }
 
   Status commit = store_->Write([&](StoreBatch& batch) -> Status {
     // Write() may run this again after growing the map: start from scratch each time.
@@ -239,6 +254,12 @@ void Writer::CommitBatch(std::vector<Item>& items) {
     for (size_t i = 0; i < items.size(); ++i) {
       Result<ParsedRecord> record = Internal("unset");
       if (auto* publish = std::get_if<PublishItem>(&items[i])) {
+        // Queued before the hold (the manifest that opens publishing is never held back).
+        if (publishing_held && !publish->body.has_manifest()) {
+          outcomes[i] = Unavailable(
+              "this node is still recovering its own feed from its peers; try again");
+          continue;
+        }
         HM_ASSIGN_OR_RETURN(FeedState * own, Feed(identity_.member, staged));
         std::optional<RecordId> prev;
         if (own->head_seq > 0) prev = own->head_id;

@@ -82,7 +82,13 @@ class Writer {
   // With defer_own_manifest: publishes our manifest record now if our feed lacks it, and opens
   // publishing. Blocks until committed.
   Status PublishOwnManifest();
+  // True once publishing is open (manifest published or recovered) and not held.
   bool own_feed_ready() const;
+  // Closes publishing while our own feed may be incomplete here (a peer holds more of it than we
+  // do, e.g. after a restore from an old backup): Publish answers Unavailable, and publishes
+  // already queued are refused rather than signed, since each would fork our feed.
+  void HoldPublishing();
+  void ReleasePublishing();
 
   // Appends a record of the given kind to our own feed. `done` runs on the writer thread after the
   // commit (or with an error). Returns ResourceExhausted at once if the queue is full.
@@ -136,6 +142,7 @@ class Writer {
   WriterStats stats_;       // GUARDED_BY(mu_)
   uint64_t own_seq_ = 0;    // GUARDED_BY(mu_)
   bool own_ready_ = false;  // GUARDED_BY(mu_)
+  bool own_held_ = false;   // GUARDED_BY(mu_)
 
   // Writer-thread only: committed feed states, loaded lazily.
   std::map<PublicKey, FeedState> feeds_;
