@@ -168,5 +168,33 @@ TEST(FederationFaultTest, NodeThatLostItsDataRecoversItsFeedBeforePublishing) {
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(NodeStatus(fed.node(i)).equivocations(), 0u) << i;
 }
 
+// A node restored from an old backup holds less of its own feed than its peers do. It must take
+// the rest back from them before it signs anything, else its next record forks its own feed.
+TEST(FederationFaultTest, NodeRestoredFromAnOldBackupDoesNotForkItself) {
+  Federation fed({{"alice"}, {"bob"}});
+  ASSERT_TRUE(fed.Start(1, {}).ok());
+  ASSERT_TRUE(fed.Start(0, {1}).ok());
+  ASSERT_TRUE(PublishMany(fed.node(0), 3, 8500).ok());
+  std::string detail;
+  ASSERT_TRUE(WaitConverged(fed, {0, 1}, 10, &detail, "alice:4 bob:1")) << detail;
+  ASSERT_EQ(fed.node(0).Stop(), 0) << fed.node(0).log();
+  const std::string backup = fed.dir() + "/alice-backup";
+  std::filesystem::copy(fed.node(0).data_dir(), backup, std::filesystem::copy_options::recursive);
+
+  ASSERT_TRUE(fed.Start(0, {1}).ok());
+  ASSERT_TRUE(PublishMany(fed.node(0), 3, 8600).ok());
+  ASSERT_TRUE(WaitConverged(fed, {0, 1}, 10, &detail, "alice:7 bob:1")) << detail;
+  ASSERT_EQ(fed.node(0).Stop(), 0) << fed.node(0).log();
+  std::filesystem::remove_all(fed.node(0).data_dir());
+  std::filesystem::rename(backup, fed.node(0).data_dir());
+
+  ASSERT_TRUE(fed.Start(0, {1}).ok());
+  ASSERT_TRUE(PublishMany(fed.node(0), 1, 8700).ok());  // retries while it recovers
+  EXPECT_TRUE(WaitConverged(fed, {0, 1}, 10, &detail, "alice:8 bob:1")) << detail;
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(NodeStatus(fed.node(i)).equivocations(), 0u) << fed.name(i) << fed.node(i).log();
+  }
+}
+
 }  // namespace
 }  // namespace hashmesh::testing
