@@ -1,6 +1,8 @@
 // The sync protocol state machine for one peer connection.
 #include "daemon/peer_session.h"
 
+#include <atomic>
+
 #include "common/log.h"
 #include "common/manifest.h"
 #include "daemon/record_view.h"
@@ -314,11 +316,17 @@ Status PeerSession::HandleRecords(const pb::Records& records) {
     }
     ++in_flight_;
     auto self = shared_from_this();
-    auto offered = ctx_->pipeline->Offer(std::move(*parsed), [self, author](Status outcome) {
-      self->RecordWritten(author, outcome);
-    });
+    // A held record (ahead of a gap) stops counting as in flight: the pipeline bounds the hold,
+    // and pausing for it could leave the records that fill the gap unread behind the pause.
+    // Whichever of the hold and the completion comes first takes it off.
+    auto counted = std::make_shared<std::atomic<bool>>(true);
+    auto offered =
+        ctx_->pipeline->Offer(std::move(*parsed), [self, author, counted](Status outcome) {
+          self->RecordWritten(author, outcome, /*in_flight=*/counted->exchange(false));
+        });
     if (offered == IngestPipeline::Offered::kDuplicate ||
-        offered == IngestPipeline::Offered::kFull) {
+        offered == IngestPipeline::Offered::kFull ||
+        (offered == IngestPipeline::Offered::kHeld && counted->exchange(false))) {
       --in_flight_;
     }
   }
@@ -327,11 +335,11 @@ Status PeerSession::HandleRecords(const pb::Records& records) {
   return Status::Ok();
 }
 
-void PeerSession::RecordWritten(const PublicKey& author, const Status& outcome) {
+void PeerSession::RecordWritten(const PublicKey& author, const Status& outcome, bool in_flight) {
   bool resume = false;
   {
     std::lock_guard lock(mu_);
-    --in_flight_;
+    if (in_flight) --in_flight_;
     if (outcome.ok()) {
       ++counters_.records_in;
     } else if (outcome.code() != StatusCode::kAlreadyExists &&

@@ -107,7 +107,8 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   void MaybeWant(const PublicKey& author);  // REQUIRES(mu_)
   void Send(const pb::PeerMessage& message);
   void Misbehaved(const std::string& why);
-  void RecordWritten(const PublicKey& author, const Status& outcome);
+  // A record this peer sent went through the writer; `in_flight` if it still counted as such.
+  void RecordWritten(const PublicKey& author, const Status& outcome, bool in_flight);
 
   std::shared_ptr<PeerConnection> connection_;
   const SyncContext* ctx_;
@@ -123,7 +124,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   std::chrono::steady_clock::time_point last_heads_, last_ping_;  // GUARDED_BY(mu_)
   std::chrono::system_clock::time_point last_seen_;               // GUARDED_BY(mu_)
   SessionCounters counters_;                   // GUARDED_BY(mu_)
-  int in_flight_ = 0;                          // GUARDED_BY(mu_)
+  int in_flight_ = 0;                          // GUARDED_BY(mu_): offered, not held, not written
   bool paused_ = false;                        // GUARDED_BY(mu_)
   std::string close_reason_;                   // GUARDED_BY(mu_)
 };
