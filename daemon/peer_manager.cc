@@ -150,8 +150,9 @@ void PeerManager::CheckOwnFeed(std::chrono::steady_clock::time_point now) {
     const bool caught_up = peer_heads_seen_ && OwnCommittedSeq() >= own_seq_at_peers_;
     if (holding_publishing_ && (caught_up || (!peer_heads_seen_ && now >= hold_deadline_))) {
       if (!caught_up) {
-        LogWarning("no peer answered; publishing without knowing whether peers hold more of "
-                   "this node's own feed");
+        LogWarning(
+            "no peer answered; publishing without knowing whether peers hold more of "
+            "this node's own feed");
       }
       holding_publishing_ = false;
       ctx_.pipeline->writer()->ReleasePublishing();
@@ -321,8 +322,9 @@ void PeerManager::NoteOwnSeqAtPeer(uint64_t seq) {
     own_seq_at_peers_ = std::max(own_seq_at_peers_, seq);
     if (!holding_publishing_ && seq > OwnCommittedSeq()) {
       // A peer has records of ours that we lack: sign nothing until we have them back.
-      LogWarning("a peer holds more of this node's own feed than it does; publishing waits "
-                 "until the feed is recovered")
+      LogWarning(
+          "a peer holds more of this node's own feed than it does; publishing waits "
+          "until the feed is recovered")
           .Kv("own_seq", OwnCommittedSeq())
           .Kv("peer_seq", seq);
       holding_publishing_ = true;

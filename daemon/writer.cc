@@ -122,9 +122,7 @@ Status Writer::Publish(pb::RecordBody body, PublishDone done) {
   return Enqueue(PublishItem{std::move(body), std::move(done)});
 }
 
-Status Writer::Ingest(ParsedRecord record, IngestDone done) {
-  return TryIngest(record, done);
-}
+Status Writer::Ingest(ParsedRecord record, IngestDone done) { return TryIngest(record, done); }
 
 Status Writer::TryIngest(ParsedRecord& record, IngestDone& done) {
   {
@@ -256,8 +254,8 @@ void Writer::CommitBatch(std::vector<Item>& items) {
       if (auto* publish = std::get_if<PublishItem>(&items[i])) {
         // Queued before the hold (the manifest that opens publishing is never held back).
         if (publishing_held && !publish->body.has_manifest()) {
-          outcomes[i] = Unavailable(
-              "this node is still recovering its own feed from its peers; try again");
+          outcomes[i] =
+              Unavailable("this node is still recovering its own feed from its peers; try again");
           continue;
         }
         HM_ASSIGN_OR_RETURN(FeedState * own, Feed(identity_.member, staged));
@@ -284,8 +282,8 @@ void Writer::CommitBatch(std::vector<Item>& items) {
           if (proof.status().code() == StatusCode::kResourceExhausted) return proof.status();
           if (proof.ok()) {
             if (proof->has_value()) proofs.push_back(std::move(**proof));
-            outcomes[i] = FailedPrecondition("equivocation at seq " +
-                                             std::to_string(ingest.record.seq()));
+            outcomes[i] =
+                FailedPrecondition("equivocation at seq " + std::to_string(ingest.record.seq()));
           } else {
             outcomes[i] = proof.status();
           }
