@@ -85,8 +85,7 @@ void Federation::SetOwnTrust(size_t i, const std::vector<size_t>& members) {
 Status Federation::Start(size_t i, const std::vector<size_t>& dial,
                          const std::vector<std::string>& extra) {
   const std::string& trust = trust_files_[i].empty() ? trust_file_ : trust_files_[i];
-  std::vector<std::string> args = {"--keys", keys_dir(i), "--trust", trust, "--listen",
-                                   address(i)};
+  std::vector<std::string> args = {"--keys", keys_dir(i), "--trust", trust, "--listen", address(i)};
   for (size_t d : dial) {
     args.push_back("--peer");
     args.push_back(address(d));
@@ -148,12 +147,12 @@ bool WaitConverged(Federation& fed, const std::vector<size_t>& nodes, double sec
 
 Result<api::PublishResponse> PublishSignal(TestNode& node, const std::string& pdq_hex,
                                            const std::string& label) {
-  HM_ASSIGN_OR_RETURN(ClientResponse r,
-                      node.Admin("POST", "/v1/signals",
-                                 R"({"type":"pdq","value":")" + pdq_hex + R"(","labels":[")" +
-                                     label + R"("]})"));
+  HM_ASSIGN_OR_RETURN(ClientResponse r, node.Admin("POST", "/v1/signals",
+                                                   R"({"type":"pdq","value":")" + pdq_hex +
+                                                       R"(","labels":[")" + label + R"("]})"));
   if (r.status == 503) return Unavailable(r.body);
-  if (r.status != 200 && r.status != 201) return Internal("HTTP " + std::to_string(r.status) + ": " + r.body);
+  if (r.status != 200 && r.status != 201)
+    return Internal("HTTP " + std::to_string(r.status) + ": " + r.body);
   api::PublishResponse out;
   HM_RETURN_IF_ERROR(FromJson(r.body, &out));
   return out;

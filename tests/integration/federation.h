@@ -27,7 +27,8 @@ class Federation {
   explicit Federation(const std::vector<MemberSpec>& members);
 
   // Starts node i with --listen on its port and --peer for each of `dial`.
-  Status Start(size_t i, const std::vector<size_t>& dial, const std::vector<std::string>& extra = {});
+  Status Start(size_t i, const std::vector<size_t>& dial,
+               const std::vector<std::string>& extra = {});
   // A new node (returned index) running under a copy of node `of`'s key directory: the same
   // member and the same node key, as a cloned machine would. It is not in any trust store twice.
   size_t AddClone(size_t of, const std::string& name);

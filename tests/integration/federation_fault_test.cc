@@ -39,8 +39,8 @@ TEST(FederationFaultTest, PartitionedMeshHealsAndConverges) {
   ASSERT_TRUE(fed.Start(3, {2}).ok());
   ASSERT_TRUE(PublishMany(fed.node(1), 10, 500).ok());
   ASSERT_TRUE(PublishMany(fed.node(5), 10, 600).ok());
-  EXPECT_TRUE(WaitConverged(fed, {0, 1, 2, 3, 4, 5}, 15, &detail,
-                            "n0:41 n1:11 n2:6 n3:1 n4:41 n5:16"))
+  EXPECT_TRUE(
+      WaitConverged(fed, {0, 1, 2, 3, 4, 5}, 15, &detail, "n0:41 n1:11 n2:6 n3:1 n4:41 n5:16"))
       << detail;
   for (size_t i = 0; i < fed.size(); ++i) {
     EXPECT_EQ(NodeStatus(fed.node(i)).equivocations(), 0u) << fed.name(i);
@@ -99,7 +99,8 @@ TEST(FederationFaultTest, EquivocationIsDetectedAndFloodedEverywhere) {
   for (size_t i : all) {
     if (i == 2) ASSERT_TRUE(fed.Start(2, {1}).ok());
     EXPECT_TRUE(WaitFor([&] { return NodeStatus(fed.node(i)).equivocations() >= 1; }))
-        << fed.name(i) << " never stored the proof\n" << fed.node(i).log();
+        << fed.name(i) << " never stored the proof\n"
+        << fed.node(i).log();
     auto status = NodeStatus(fed.node(i));
     ASSERT_EQ(status.forked_members_size(), 1) << fed.name(i);
     EXPECT_EQ(status.forked_members(0), "alice " + fed.member_id(0)) << fed.name(i);
@@ -149,8 +150,8 @@ TEST(FederationFaultTest, NodeThatLostItsDataRecoversItsFeedBeforePublishing) {
   auto status = NodeStatus(fed.node(0));
   EXPECT_FALSE(status.own_feed_ready());
   EXPECT_FALSE(status.ready());
-  auto refused = fed.node(0).Cli({"submit", "--type", "pdq", "--value", RandomPdqHex(8100),
-                                  "--label", "test/x"});
+  auto refused = fed.node(0).Cli(
+      {"submit", "--type", "pdq", "--value", RandomPdqHex(8100), "--label", "test/x"});
   EXPECT_NE(refused.exit_code, 0) << refused.out;
   EXPECT_NE(refused.err.find("recovering"), std::string::npos) << refused.err;
   std::this_thread::sleep_for(std::chrono::seconds(1));

@@ -193,7 +193,8 @@ TEST(FederationHostileTest, ForgerIsBannedUntilTheBanExpires) {
   ASSERT_TRUE(PublishMany(fed.node(1), 2, 9000).ok());
   std::string detail;
   ASSERT_TRUE(WaitConverged(fed, {0, 1}, 10, &detail, "alice:1 bob:3")) << detail;
-  ASSERT_EQ(fed.node(1).Stop(), 0) << fed.node(1).log();  // from here on, alice's only peer is mallory
+  ASSERT_EQ(fed.node(1).Stop(), 0)
+      << fed.node(1).log();  // from here on, alice's only peer is mallory
 
   HostilePeer mallory(fed.keys_dir(2));
   // Bob's manifest certifies bob's node key, not the key mallory's TLS certificate is over.
@@ -238,8 +239,8 @@ TEST(FederationHostileTest, ForgerIsBannedUntilTheBanExpires) {
                             /*manifest_seq=*/1, NowMs());
   ASSERT_TRUE(forged.ok()) << forged.status().ToString();
   mallory.SendRecords({*forged});
-  ASSERT_TRUE(mallory.WaitClosed().has_value())
-      << "the forger was not disconnected\n" << fed.node(0).log();
+  ASSERT_TRUE(mallory.WaitClosed().has_value()) << "the forger was not disconnected\n"
+                                                << fed.node(0).log();
   EXPECT_NE(fed.node(0).log().find("peer banned"), std::string::npos);
   EXPECT_EQ(HeadsLine(fed.node(0)), "alice:1 bob:3");
   EXPECT_NE(PeerStates(fed.node(0)).find("banned"), std::string::npos) << PeerStates(fed.node(0));
@@ -278,8 +279,8 @@ TEST(FederationHostileTest, ForgeryHeldAheadOfAGapDoesNotStallTheFeed) {
   body.mutable_signal()->set_value(RandomPdqHex(9600));
   RecordId prev{};
   prev[0] = 1;
-  auto forged = BuildRecord(body, SecretKey::Generate(), *bob_key, 5, prev, /*manifest_seq=*/1,
-                            NowMs());
+  auto forged =
+      BuildRecord(body, SecretKey::Generate(), *bob_key, 5, prev, /*manifest_seq=*/1, NowMs());
   ASSERT_TRUE(forged.ok());
   mallory.SendRecords({*forged});
   EXPECT_TRUE(mallory.Alive());  // it was taken: held, bob's seq 4 is missing
@@ -289,6 +290,51 @@ TEST(FederationHostileTest, ForgeryHeldAheadOfAGapDoesNotStallTheFeed) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(WaitConverged(fed, {0, 1}, 5, &detail, "alice:1 bob:7")) << detail;
+}
+
+// An honest peer streams a catch-up (Want answers) while it pushes what it commits meanwhile, so
+// records far ahead of our head arrive before the gap is filled, in numbers. Held records must
+// not count as "in flight" for back-pressure: the session would pause reading for ever, with the
+// records that fill the gap unread behind it.
+TEST(FederationHostileTest, ManyRecordsAheadOfAGapDoNotStallTheSession) {
+  Federation fed({{"alice"}, {"mallory"}});
+  ASSERT_TRUE(fed.Start(0, {}).ok());
+  auto key = ReadSecretKeyFile(fed.keys_dir(1) + "/node.key");
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  auto member = KeyFromText(fed.member_id(1));
+  ASSERT_TRUE(member.ok());
+  HostilePeer mallory(fed.keys_dir(1));
+  // Her own feed, validly signed: the manifest, then signals.
+  constexpr int kRecords = 4400;  // more than a session keeps in flight (4096)
+  std::vector<ParsedRecord> feed;
+  for (int i = 1; i <= kRecords; ++i) {
+    pb::RecordBody body;
+    if (i == 1) {
+      ASSERT_TRUE(body.mutable_manifest()->ParseFromString(mallory.manifest()));
+    } else {
+      body.mutable_signal()->set_type(pb::SIGNAL_TYPE_PDQ);
+      body.mutable_signal()->set_value(RandomPdqHex(20000 + i));
+      body.mutable_signal()->add_labels("test/x");
+    }
+    std::optional<RecordId> prev;
+    if (!feed.empty()) prev = feed.back().id;
+    auto r = BuildRecord(body, *key, *member, i, prev, /*manifest_seq=*/1, NowMs());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    feed.push_back(std::move(*r));
+  }
+  ASSERT_TRUE(mallory.Connect(fed.address(0)).ok());
+  mallory.SendHello();
+  ASSERT_TRUE(mallory.Receive(pb::PeerMessage::kHeads));
+  // Everything but the first two, in frames of 400; then the two that fill the gap.
+  for (int from = 2; from < kRecords; from += 400) {
+    const int to = std::min(kRecords, from + 400);
+    mallory.SendRecords({feed.begin() + from, feed.begin() + to});
+  }
+  mallory.SendRecords({feed.begin(), feed.begin() + 2});
+  std::string detail;
+  EXPECT_TRUE(WaitConverged(fed, {0}, 15, &detail, "alice:1 mallory:" + std::to_string(kRecords)))
+      << detail;
+  EXPECT_TRUE(mallory.Alive());
 }
 
 }  // namespace

@@ -1,4 +1,6 @@
 // Several real nodes on loopback exchanging feeds over mutual TLS.
+#include "tests/integration/federation.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -7,7 +9,6 @@
 #include "common/json.h"
 #include "proto/api.pb.h"
 #include "tests/common/test_member.h"
-#include "tests/integration/federation.h"
 
 namespace hashmesh::testing {
 namespace {
@@ -34,15 +35,18 @@ TEST(FederationTest, ThreeNodesInALineConverge) {
   const std::string pdq = RandomPdqHex(42);
   // Publishing opens once each node knows its own feed is complete.
   ASSERT_TRUE(WaitFor([&] {
-    auto r = fed.node(0).Cli({"--json", "submit", "--type", "pdq", "--value", pdq, "--label", "t/x"});
+    auto r =
+        fed.node(0).Cli({"--json", "submit", "--type", "pdq", "--value", pdq, "--label", "t/x"});
     return r.exit_code == 0;
   })) << fed.node(0).log();
   EXPECT_TRUE(WaitFor([&] { return Matches(fed.node(2), pdq) == 1; }))
-      << "carol never got alice's record through bob\n" << fed.node(2).log();
+      << "carol never got alice's record through bob\n"
+      << fed.node(2).log();
   // Carol publishes; alice gets it through bob.
   const std::string pdq2 = RandomPdqHex(43);
   ASSERT_TRUE(WaitFor([&] {
-    return fed.node(2).Cli({"submit", "--type", "pdq", "--value", pdq2, "--label", "t/x"})
+    return fed.node(2)
+               .Cli({"submit", "--type", "pdq", "--value", pdq2, "--label", "t/x"})
                .exit_code == 0;
   }));
   EXPECT_TRUE(WaitFor([&] { return Matches(fed.node(0), pdq2) == 1; })) << fed.node(0).log();
@@ -52,7 +56,8 @@ TEST(FederationTest, ThreeNodesInALineConverge) {
     EXPECT_TRUE(WaitFor([&] {
       return FeedSeq(fed.node(1), fed.member_id(author)) == at0 &&
              FeedSeq(fed.node(2), fed.member_id(author)) == at0;
-    })) << "author " << author;
+    })) << "author "
+        << author;
   }
   auto peers = fed.node(1).Cli({"--json", "peers"});
   ASSERT_EQ(peers.exit_code, 0) << peers.err;
