@@ -122,8 +122,10 @@ void IngestPipeline::OnWritten(const PublicKey& author, uint64_t seq, uint64_t t
       st.queued.erase(st.queued.lower_bound(seq), st.queued.end());
     }
   }
-  // Whatever the outcome, the committed head may have moved: held records may follow it now.
-  Refresh(author);
+  // The committed head may have moved past what we knew (a fork check that extended the feed,
+  // a rollback): held records may follow it now. A chained success moved nothing we did not
+  // know; skipping the store read keeps the writer thread lean during catch-up.
+  if (!st.held.empty() || ticket == 0 || !outcome.ok()) Refresh(author);
 }
 
 uint64_t IngestPipeline::NextWanted(const PublicKey& author) {
