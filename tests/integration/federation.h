@@ -1,5 +1,6 @@
 // A federation of real hashmeshd processes on loopback for tests: keys made with hashmesh-keys,
-// one shared trust store naming every member, ports chosen free, edges given as dial lists.
+// a shared trust store naming the trusted members (or a node's own), ports chosen free, edges
+// given as dial lists; and readable views of each node's state ("alice:3 bob:2" heads lines).
 #pragma once
 
 #include <chrono>
