@@ -21,7 +21,9 @@ using Clock = std::chrono::steady_clock;
 // that the signed records of one chunk stay a few tens of MB.
 constexpr size_t kChunk = 1 << 16;
 
-double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 pb::RecordBody SignalBody(const PdqHash& hash) {
   pb::RecordBody body;
@@ -101,9 +103,8 @@ Result<FeedWriteStats> WriteSignalFeed(const std::string& data_dir, const NodeId
     const size_t per = (n + threads - 1) / threads;
     for (int w = 1; w < threads; ++w) {
       const size_t b = std::min(n, w * per), e = std::min(n, b + per);
-      workers.emplace_back([&, w, b, e] {
-        results[w] = SignRange(bodies, identity.node_key, b, e, &records);
-      });
+      workers.emplace_back(
+          [&, w, b, e] { results[w] = SignRange(bodies, identity.node_key, b, e, &records); });
     }
     results[0] = SignRange(bodies, identity.node_key, 0, std::min(n, per), &records);
     for (auto& w : workers) w.join();

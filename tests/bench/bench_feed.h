@@ -13,11 +13,11 @@
 namespace hashmesh::bench {
 
 struct FeedWriteStats {
-  uint64_t records = 0;       // the manifest record plus one per hash
-  double build_seconds = 0;   // bodies and the id chain (sequential)
-  double sign_seconds = 0;    // signatures and parse checks (all cores)
-  double write_seconds = 0;   // LMDB transactions, durably committed
-  uint64_t data_bytes = 0;    // size of the LMDB data file afterwards
+  uint64_t records = 0;      // the manifest record plus one per hash
+  double build_seconds = 0;  // bodies and the id chain (sequential)
+  double sign_seconds = 0;   // signatures and parse checks (all cores)
+  double write_seconds = 0;  // LMDB transactions, durably committed
+  uint64_t data_bytes = 0;   // size of the LMDB data file afterwards
 };
 
 // Writes, into the empty data directory `data_dir`, the feed of `identity`'s member: seq 1 its

@@ -36,7 +36,8 @@ bool IEquals(std::string_view a, std::string_view b) {
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -217,8 +218,8 @@ LoadResult RunClosedLoop(const std::string& socket_path, const std::vector<LoadR
         if (kind == ClientKind::kKeepAlive) {
           s = client.Call(request.http, &status, &body);
         } else {
-          auto r = HttpCall(socket_path, "POST", "/v1/match", request.body,
-                            std::chrono::seconds(10));
+          auto r =
+              HttpCall(socket_path, "POST", "/v1/match", request.body, std::chrono::seconds(10));
           s = r.status();
           if (r.ok()) {
             status = r->status;
@@ -264,8 +265,8 @@ LoadResult RunOpenLoop(const std::string& socket_path, const std::vector<LoadReq
       ready.count_down();
       while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
       for (uint64_t i = c; i < total_requests; i += connections) {
-        const auto scheduled =
-            start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(i / rate));
+        const auto scheduled = start + std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(i / rate));
         std::this_thread::sleep_until(scheduled);
         if (Clock::now() - scheduled > std::chrono::milliseconds(1)) ++part.late_sends;
         const LoadRequest& request = requests[i % requests.size()];

@@ -56,8 +56,8 @@ struct LoadResult {
   uint64_t requests = 0;  // answered 200 with the expected matches
   uint64_t errors = 0;    // transport errors, non-200 answers, wrong match counts
   std::string first_error;
-  double seconds = 0;                 // wall time of the measured phase
-  std::vector<double> latencies_us;   // one per request (errors included), unsorted
+  double seconds = 0;                // wall time of the measured phase
+  std::vector<double> latencies_us;  // one per request (errors included), unsorted
   // Open loop only: requests sent more than 1 ms after their scheduled time (the generator or the
   // server fell behind; their latency includes that wait).
   uint64_t late_sends = 0;

@@ -3,9 +3,9 @@
 // against in-process baselines measured in the same run: the bare PdqIndex, the Matcher over the
 // store, and the API handler with JSON but without HTTP.
 // Run: build/bin/bench_match_e2e  (flags: --help; figures in docs/benchmarks.md)
-#include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -71,7 +71,9 @@ std::string LoadAverage() {
   return one + " (1 min), " + five + " (5 min)";
 }
 
-double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 void Die(const std::string& what, const Status& s) {
   std::fprintf(stderr, "bench_match_e2e: %s: %s\n", what.c_str(), s.ToString().c_str());
@@ -181,11 +183,12 @@ void PrintRow(Row& row) {
 
 int Run(const Options& o) {
   if (!InitCrypto()) Die("init", Internal("libsodium"));
-  std::printf("hashmesh end-to-end match benchmark: %u PDQ signals, distance %d, %u distinct "
-              "queries (half near-duplicates with 10-20 bits flipped, half random), seed %llu, "
-              "%u cores\n\n",
-              o.hashes, o.distance, o.queries, static_cast<unsigned long long>(o.seed),
-              std::thread::hardware_concurrency());
+  std::printf(
+      "hashmesh end-to-end match benchmark: %u PDQ signals, distance %d, %u distinct "
+      "queries (half near-duplicates with 10-20 bits flipped, half random), seed %llu, "
+      "%u cores\n\n",
+      o.hashes, o.distance, o.queries, static_cast<unsigned long long>(o.seed),
+      std::thread::hardware_concurrency());
   std::printf("load average before: %s\n", LoadAverage().c_str());
   std::vector<PdqHash> hashes, queries;
   MakeData(o, &hashes, &queries);
@@ -245,19 +248,19 @@ int Run(const Options& o) {
     if (!init.ok()) Die("hashmesh-keys init", init.status());
     auto identity = LoadNodeIdentity(keys);
     if (!identity.ok()) Die("load keys", identity.status());
-    auto added = RunTool("hashmesh-keys", {"trust", "add", "--trust", trust, "--name", "bench",
-                                           "--member", KeyToText(identity->member_key()),
-                                           "--role", "platform"});
+    auto added =
+        RunTool("hashmesh-keys", {"trust", "add", "--trust", trust, "--name", "bench", "--member",
+                                  KeyToText(identity->member_key()), "--role", "platform"});
     if (!added.ok()) Die("hashmesh-keys trust add", added.status());
     const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     auto feed = WriteSignalFeed(data, *identity, hashes, threads);
     if (!feed.ok()) Die("write feed", feed.status());
-    std::printf("node data: %llu records written in %.1f s (bodies %.1f s, "
-                "signing %.1f s on %d threads, LMDB %.1f s), data.mdb %.0f MiB\n",
-                static_cast<unsigned long long>(feed->records),
-                feed->build_seconds + feed->sign_seconds + feed->write_seconds,
-                feed->build_seconds, feed->sign_seconds, threads, feed->write_seconds,
-                feed->data_bytes / 1048576.0);
+    std::printf(
+        "node data: %llu records written in %.1f s (bodies %.1f s, "
+        "signing %.1f s on %d threads, LMDB %.1f s), data.mdb %.0f MiB\n",
+        static_cast<unsigned long long>(feed->records),
+        feed->build_seconds + feed->sign_seconds + feed->write_seconds, feed->build_seconds,
+        feed->sign_seconds, threads, feed->write_seconds, feed->data_bytes / 1048576.0);
     std::ofstream(stamp_path) << stamp.str();
   }
 
@@ -277,7 +280,8 @@ int Run(const Options& o) {
     Matcher matcher(store->get(), &signal_index);
     std::vector<MatchSpec> specs(queries.size());
     for (size_t i = 0; i < queries.size(); ++i) {
-      specs[i] = {.kind = SignalKind::kPdq, .value = queries[i].ToHex(), .max_distance = o.distance};
+      specs[i] = {
+          .kind = SignalKind::kPdq, .value = queries[i].ToHex(), .max_distance = o.distance};
     }
     const uint64_t now = NowMs();
     int wrong = 0;
@@ -303,9 +307,8 @@ int Run(const Options& o) {
       api::MatchRequest request;
       if (!FromJson(bodies[i], &request).ok()) ++wrong;
     });
-    const Timing print_t = TimePerQuery(queries.size(), 0.5, [&](size_t i) {
-      sink += ToJson(answers[i]).size();
-    });
+    const Timing print_t =
+        TimePerQuery(queries.size(), 0.5, [&](size_t i) { sink += ToJson(answers[i]).size(); });
     PrintStage("in-process FromJson(MatchRequest)", parse_t, "");
     PrintStage("in-process ToJson(MatchResponse)", print_t,
                (std::to_string(json_bytes / std::max<size_t>(1, queries.size())) +
@@ -321,8 +324,7 @@ int Run(const Options& o) {
     ApiHandlers handlers(std::move(ctx));
     wrong = 0;
     handler_t = TimePerQuery(queries.size(), 1.0, [&](size_t i) {
-      HttpRequest request{
-          .method = "POST", .target = "/v1/match", .body = bodies[i], .peer = {}};
+      HttpRequest request{.method = "POST", .target = "/v1/match", .body = bodies[i], .peer = {}};
       HttpResponse response;
       handlers.HandleQuery(std::move(request), [&](HttpResponse r) { response = std::move(r); });
       if (response.status != 200 || CountMatches(response.body) != expected[i]) ++wrong;
@@ -332,8 +334,8 @@ int Run(const Options& o) {
   }
 
   // ---- the daemon ----
-  std::vector<std::string> args = {"--data", data, "--keys", keys, "--trust", trust,
-                                   "--log-level", "info"};
+  std::vector<std::string> args = {"--data",  data,  "--keys",      keys,
+                                   "--trust", trust, "--log-level", "info"};
   if (o.api_threads > 0) {
     args.push_back("--api-threads");
     args.push_back(std::to_string(o.api_threads));
@@ -351,10 +353,11 @@ int Run(const Options& o) {
       if (size_t p = line.find(" ms="); p != std::string::npos) index_ms = line.substr(p + 4);
     }
   }
-  std::printf("%-37s %.2f s (its log: PDQ index built in %s ms); RSS %.0f MiB anonymous + "
-              "%.0f MiB of mapped LMDB pages\n\n",
-              "hashmeshd start to ready", *ready, index_ms.c_str(),
-              daemon.StatusBytes("RssAnon") / 1048576.0, daemon.StatusBytes("RssFile") / 1048576.0);
+  std::printf(
+      "%-37s %.2f s (its log: PDQ index built in %s ms); RSS %.0f MiB anonymous + "
+      "%.0f MiB of mapped LMDB pages\n\n",
+      "hashmeshd start to ready", *ready, index_ms.c_str(),
+      daemon.StatusBytes("RssAnon") / 1048576.0, daemon.StatusBytes("RssFile") / 1048576.0);
 
   std::vector<LoadRequest> requests(queries.size());
   for (size_t i = 0; i < queries.size(); ++i) {
@@ -374,8 +377,7 @@ int Run(const Options& o) {
     row.bench_cpu = OwnCpuSeconds() - b0;
     row.daemon_switches = daemon.ContextSwitches() - s0;
     const double wall = std::max(row.result.seconds, 1e-3);
-    row.other_cores =
-        std::max(0.0, (m1.busy - m0.busy) - row.daemon_cpu - row.bench_cpu) / wall;
+    row.other_cores = std::max(0.0, (m1.busy - m0.busy) - row.daemon_cpu - row.bench_cpu) / wall;
     row.steal_cores = (m1.steal - m0.steal) / wall;
     PrintRow(row);
     return row;
@@ -401,17 +403,19 @@ int Run(const Options& o) {
                        std::chrono::duration<double>(o.open_seconds));
   });
   const uint64_t sent = open.result.requests + open.result.errors;
-  std::printf("  open loop: %llu requests over %.1f s, %llu sent more than 1 ms late; latency "
-              "from the scheduled send time\n",
-              static_cast<unsigned long long>(sent), open.result.seconds,
-              static_cast<unsigned long long>(open.result.late_sends));
+  std::printf(
+      "  open loop: %llu requests over %.1f s, %llu sent more than 1 ms late; latency "
+      "from the scheduled send time\n",
+      static_cast<unsigned long long>(sent), open.result.seconds,
+      static_cast<unsigned long long>(open.result.late_sends));
   const int stop_code = daemon.Stop();
 
-  std::printf("\nper-query cost, single client: PdqIndex %s us, Matcher %s us (x%.1f), "
-              "ApiHandlers %s us (x%.1f)",
-              Us(index_t.mean_us).c_str(), Us(matcher_t.mean_us).c_str(),
-              matcher_t.mean_us / index_t.mean_us, Us(handler_t.mean_us).c_str(),
-              handler_t.mean_us / index_t.mean_us);
+  std::printf(
+      "\nper-query cost, single client: PdqIndex %s us, Matcher %s us (x%.1f), "
+      "ApiHandlers %s us (x%.1f)",
+      Us(index_t.mean_us).c_str(), Us(matcher_t.mean_us).c_str(),
+      matcher_t.mean_us / index_t.mean_us, Us(handler_t.mean_us).c_str(),
+      handler_t.mean_us / index_t.mean_us);
   if (auto it = keep_alive.find(1); it != keep_alive.end()) {
     const double p50 = Quantile(it->second.result.latencies_us, 0.5);
     std::printf(", over the socket p50 %s us (x%.1f)", Us(p50).c_str(), p50 / index_t.mean_us);
