@@ -73,9 +73,11 @@ class HostilePeer {
     return Status::Ok();
   }
 
-  void Send(const pb::PeerMessage& message) {
+  void Send(const pb::PeerMessage& message) { SendRaw(message.SerializeAsString()); }
+  // One frame with any body at all.
+  void SendRaw(std::string frame) {
     std::lock_guard lock(mu_);
-    (void)connection_->Send(message.SerializeAsString());
+    (void)connection_->Send(std::move(frame));
   }
   // Hello with `manifest` (ours by default).
   void SendHello(std::optional<std::string> manifest = std::nullopt) {
@@ -335,6 +337,39 @@ TEST(FederationHostileTest, ManyRecordsAheadOfAGapDoNotStallTheSession) {
   EXPECT_TRUE(WaitConverged(fed, {0}, 15, &detail, "alice:1 mallory:" + std::to_string(kRecords)))
       << detail;
   EXPECT_TRUE(mallory.Alive());
+}
+
+// Frames that are not what the protocol allows, from an admitted peer: bytes that are not a
+// PeerMessage, and a PeerMessage with no message in it. Each closes that session and bans the
+// sender; the node's other sessions carry on.
+TEST(FederationHostileTest, MalformedFramesAreMisbehaviourAndOtherSessionsCarryOn) {
+  Federation fed({{"alice"}, {"bob"}, {"mallory"}});
+  ASSERT_TRUE(fed.Start(0, {}, {"--ban-seconds", "1"}).ok());
+  ASSERT_TRUE(fed.Start(1, {0}).ok());
+  std::string detail;
+  ASSERT_TRUE(WaitConverged(fed, {0, 1}, 10, &detail, "alice:1 bob:1")) << detail;
+
+  HostilePeer mallory(fed.keys_dir(2));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"\xff\xff\xff\xff garbage", "frame is not a PeerMessage"},
+      {"", "empty or unknown message kind"},
+  };
+  for (const auto& [frame, why] : cases) {
+    // The previous case's ban (1 s) must be over before she gets in again.
+    ASSERT_TRUE(WaitFor([&] { return mallory.Connect(fed.address(0)).ok(); }, 5));
+    mallory.SendHello();
+    ASSERT_TRUE(mallory.Receive(pb::PeerMessage::kHeads)) << fed.node(0).log();
+    mallory.SendRaw(frame);
+    EXPECT_TRUE(mallory.WaitClosed().has_value()) << why;
+    EXPECT_TRUE(WaitFor([&] { return fed.node(0).log().find(why) != std::string::npos; }, 5))
+        << why;
+  }
+  EXPECT_EQ(CountLines(fed.node(0).log(), "peer banned"), 2);
+  // Bob's session was never touched: his next record still reaches alice.
+  ASSERT_TRUE(PublishMany(fed.node(1), 1, 9900).ok());
+  EXPECT_TRUE(WaitConverged(fed, {0, 1}, 10, &detail, "alice:1 bob:2")) << detail;
+  EXPECT_NE(PeerStates(fed.node(0)).find("bob=connected"), std::string::npos)
+      << PeerStates(fed.node(0));
 }
 
 }  // namespace
