@@ -86,6 +86,7 @@ void PeerManager::Stop() {
   if (transport_) transport_->Stop();
   std::lock_guard lock(mu_);
   sessions_.clear();
+  admitted_.clear();
 }
 
 uint16_t PeerManager::listen_port() const { return transport_ ? transport_->port() : 0; }
