@@ -239,6 +239,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
+  // On the strand: whether `channel` is this connection's live stream.
+  bool Streams(const StreamChannel* channel) const {
+    return channel != nullptr && channel_.get() == channel && state_ != State::kClosed;
+  }
+
   // Closes the socket; on the strand, or from Stop() once no thread runs the io_context.
   void Close() {
     if (state_ == State::kClosed) return;
@@ -365,6 +370,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
+  struct StreamGuard {
+    std::shared_ptr<StreamChannel> channel;
+    ~StreamGuard() {
+      if (channel) channel->Cancel();
+    }
+  };
+
   struct ResponderState {
     std::shared_ptr<Shared> shared;
     std::weak_ptr<Connection> connection;
@@ -372,11 +384,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     void Answer(HttpResponse response) {
       if (answered.exchange(true)) return;
+      // A stream that never reaches its connection (server stopping, client gone, the posted
+      // handler destroyed unrun) is cancelled by the guard, so its producer stops pushing.
+      auto guard = std::make_shared<StreamGuard>();
+      guard->channel = response.stream;
       shared->IfRunning([&] {
         auto c = connection.lock();
         if (!c) return;
-        net::post(c->executor(),
-                  [c, r = std::move(response)]() mutable { c->Deliver(std::move(r)); });
+        net::post(c->executor(), [c, guard, r = std::move(response)]() mutable {
+          c->Deliver(std::move(r));
+          if (c->Streams(guard->channel.get())) guard->channel.reset();
+        });
       });
     }
     ~ResponderState() {
