@@ -472,13 +472,23 @@ TEST_F(HttpServerTest, StopCancelsStreamsAndLateResponderIsHarmless) {
       held.set_value(respond);
     }
   });
+  std::promise<void> got_line;
   std::thread streamer([&] {
+    bool first_line = true;
     (void)HttpStreamLines(
-        path_, "/v1/stream", [](std::string_view) { return true; }, 5s);
+        path_, "/v1/stream",
+        [&](std::string_view) {
+          if (std::exchange(first_line, false)) got_line.set_value();
+          return true;
+        },
+        5s);
   });
   std::thread caller([&] { (void)HttpCall(path_, "GET", "/held", "", 5s); });
   Responder late = held.get_future().get();
-  while (!channel->Push("{}")) std::this_thread::sleep_for(10ms);
+  // The stream is live only once the client has read from it (a Push before the request reached
+  // the server would just queue).
+  ASSERT_TRUE(channel->Push("{}"));
+  got_line.get_future().wait();
   server_->Stop();
   EXPECT_FALSE(channel->Push("{}"));
   late(HttpResponse{});  // after Stop: a no-op, not a crash
