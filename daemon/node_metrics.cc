@@ -71,6 +71,11 @@ NodeMetrics::NodeMetrics(NodeMetricsSources sources) : sources_(std::move(source
                                    BatchBuckets())
                         .With();
   own_seq_ = &r.AddGauge("hashmesh_own_seq", "Head seq of this node's own feed.");
+  writer_commit_seconds_ = &r.AddCounter(
+      "hashmesh_writer_commit_seconds_total",
+      "Time spent in write transactions; divided by hashmesh_writer_batches_total it is the mean "
+      "commit latency.");
+  bans_ = &r.AddCounter("hashmesh_peer_bans_total", "Peers banned for misbehaviour since start.");
   peers_ = &r.AddGauge("hashmesh_peers", "Peers by state (banned: keys banned right now).");
   // Per session: a new session starts from zero, which rate() treats as a counter reset.
   peer_bytes_in_ = &r.AddCounter("hashmesh_peer_received_bytes_total",
@@ -165,6 +170,7 @@ void NodeMetrics::Collect() {
   writer_equivocations_->With().Set(static_cast<double>(w.equivocations));
   writer_last_batch_->With().Set(static_cast<double>(w.last_batch_size));
   writer_last_commit_->With().Set(w.last_commit_ms / 1000.0);
+  writer_commit_seconds_->With().Set(w.commit_ms_total / 1000.0);
   own_seq_->With().Set(static_cast<double>(sources_.writer->own_seq()));
 
   peers_->Clear();
@@ -174,6 +180,7 @@ void NodeMetrics::Collect() {
     f->Clear();
   }
   if (sources_.peers == nullptr) return;
+  bans_->With().Set(static_cast<double>(sources_.peers->bans_total()));
   api::PeersResponse peers;
   sources_.peers->FillPeers(&peers);
   for (const auto& p : peers.peers()) {

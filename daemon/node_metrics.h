@@ -79,6 +79,8 @@ class NodeMetrics {
   MetricFamily<Counter>* writer_equivocations_;
   MetricFamily<Gauge>* writer_last_batch_;
   MetricFamily<Gauge>* writer_last_commit_;
+  MetricFamily<Counter>* writer_commit_seconds_;
+  MetricFamily<Counter>* bans_;
   MetricFamily<Gauge>* own_seq_;
   MetricFamily<Gauge>* peers_;
   MetricFamily<Counter>* peer_bytes_in_;

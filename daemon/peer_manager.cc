@@ -339,6 +339,11 @@ void PeerManager::WhenOwnFeedRecovered(std::function<void()> done) {
   own_recovered_ = std::move(done);
 }
 
+uint64_t PeerManager::bans_total() const {
+  std::lock_guard lock(mu_);
+  return bans_total_;
+}
+
 size_t PeerManager::admitted_sessions() const {
   size_t n = 0;
   for (const auto& s : Sessions()) n += s->admitted() ? 1 : 0;

@@ -64,6 +64,7 @@ class PeerManager {
 
   void FillPeers(api::PeersResponse* out) const;
   size_t admitted_sessions() const;
+  uint64_t bans_total() const;  // bans since start
   uint16_t listen_port() const;
   bool has_targets() const;  // anything to dial or listen on
 

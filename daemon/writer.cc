@@ -349,6 +349,7 @@ void Writer::CommitBatch(std::vector<Item>& items) {
     stats_.rejected += items.size() - committed.size() - duplicates;
     stats_.last_batch_size = items.size();
     stats_.last_commit_ms = commit_ms;
+    stats_.commit_ms_total += commit_ms;
     if (auto it = feeds_.find(identity_.member); it != feeds_.end()) own_seq_ = it->second.head_seq;
   }
   for (size_t i = 0; i < items.size(); ++i) {

@@ -58,6 +58,7 @@ struct WriterStats {
   uint64_t equivocations = 0;
   uint64_t last_batch_size = 0;
   double last_commit_ms = 0;
+  double commit_ms_total = 0;  // sum over all batches: with `batches`, the mean commit latency
 };
 
 class Writer {
