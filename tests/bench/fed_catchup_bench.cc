@@ -126,6 +126,11 @@ int Run(const Options& o) {
   // work besides the signature check (parse, LMDB, TLS, index).
   PrintFigure("cpu.fresh_per_record_us", fresh_cpu / static_cast<double>(o.records) * 1e6, "us",
               "raw verify: " + std::to_string(1e6 / raw_before.per_cpu_s).substr(0, 5) + " us");
+  // Time the fresh node's threads were ready to run but had no CPU: near 0 on a quiet machine;
+  // seconds of it mean other processes took the cores and the figures above are low.
+  double queued = 0;
+  for (const auto& t : fresh_threads) queued += t.queue_s;
+  PrintFigure("contention.fresh_runqueue_wait_s", queued, "s", "all threads; quiet machine: < 1");
   std::printf("# fresh node threads, busiest first (tid cpu-s/runqueue-wait-s): %s\n",
               FormatThreads(fresh_threads, 6).c_str());
   return 0;

@@ -136,7 +136,8 @@ Result<std::string> Publish(testing::TestNode& node, const std::string& pdq) {
                       node.Admin("POST", "/v1/signals",
                                  R"({"type":"pdq","value":")" + pdq +
                                      R"(","labels":["bench/propagation"]})"));
-  if (r.status != 200) return Unavailable("HTTP " + std::to_string(r.status) + ": " + r.body);
+  // 201 Created since the API names the new record; 200 before.
+  if (r.status / 100 != 2) return Unavailable("HTTP " + std::to_string(r.status) + ": " + r.body);
   api::PublishResponse out;
   HM_RETURN_IF_ERROR(FromJson(r.body, &out));
   return out.id();
@@ -207,6 +208,9 @@ int Run(const Options& o) {
     members.push_back({name});
   }
   const auto setup_started = Clock::now();
+  // Declared before the federation so that, on every way out, the daemons are gone (ending the
+  // streams) before the watchers join their threads.
+  std::vector<std::unique_ptr<StreamWatcher>> watchers;
   testing::Federation fed(members);
   // Each edge is dialled once, by its higher-numbered end, so nodes can start in order.
   for (int i = 0; i < o.nodes; ++i) {
@@ -238,7 +242,6 @@ int Run(const Options& o) {
   PrintFigure("setup.nodes_up_and_meshed_s", SecondsSince(setup_started), "s",
               "keys, trust store, start, sessions");
 
-  std::vector<std::unique_ptr<StreamWatcher>> watchers;
   for (int i = 0; i < o.nodes; ++i) {
     watchers.push_back(std::make_unique<StreamWatcher>(fed.node(i).socket()));
     watchers.back()->Start();
@@ -255,7 +258,12 @@ int Run(const Options& o) {
   int warmed = 0;
   for (int attempt = 0; warmed < o.warmup && attempt < o.warmup + 20; ++attempt) {
     auto id = Publish(fed.node(attempt % o.nodes), testing::RandomPdqHex(pdq_seed++));
-    if (id.ok() && testing::WaitFor([&] { return seen_by_all(*id); }, 10)) ++warmed;
+    if (id.ok() && testing::WaitFor([&] { return seen_by_all(*id); }, 10)) {
+      ++warmed;
+    } else {
+      std::fprintf(stderr, "warm-up record %s: %s\n", id.ok() ? id->c_str() : "-",
+                   id.ok() ? "not on every stream within 10 s" : id.status().ToString().c_str());
+    }
   }
   if (warmed < o.warmup) {
     std::fprintf(stderr, "warm-up records did not reach every stream\n");

@@ -188,7 +188,7 @@ int Run(const Options& o) {
 
   auto started = Clock::now();
   if (Status s = fed.Start(0, {}); !s.ok()) return std::fprintf(stderr, "a: %s\n", s.ToString().c_str()), 1;
-  PrintFigure("start.node_a_s", SecondsSince(started), "s", "opening 1M records, PDQ index");
+  PrintFigure("start.node_a_s", SecondsSince(started), "s", "open the store, build the PDQ index");
   if (Status s = fed.Start(1, {0}); !s.ok()) return std::fprintf(stderr, "b: %s\n", s.ToString().c_str()), 1;
 
   int failures = 0;
