@@ -130,7 +130,7 @@ int Run(const Options& o) {
   // seconds of it mean other processes took the cores and the figures above are low.
   double queued = 0;
   for (const auto& t : fresh_threads) queued += t.queue_s;
-  PrintFigure("contention.fresh_runqueue_wait_s", queued, "s", "all threads; quiet machine: < 1");
+  PrintFigure("contention.fresh_runqueue_wait_s", queued, "s", "all threads; ~1.5 on a quiet machine");
   std::printf("# fresh node threads, busiest first (tid cpu-s/runqueue-wait-s): %s\n",
               FormatThreads(fresh_threads, 6).c_str());
   return 0;

@@ -171,6 +171,20 @@ bool Converged(testing::Federation& fed) {
   return true;
 }
 
+// Starts node i with --peer for each neighbour j < i: each edge is dialled once, by its
+// higher-numbered end, so the nodes can start in order.
+Status StartNodes(testing::Federation& fed, const Graph& graph) {
+  for (size_t i = 0; i < graph.size(); ++i) {
+    std::vector<size_t> dial;
+    for (int j : graph[i]) {
+      if (static_cast<size_t>(j) < i) dial.push_back(j);
+    }
+    Status s = fed.Start(i, dial);
+    if (!s.ok()) return s.WithContext("node " + std::to_string(i));
+  }
+  return Status::Ok();
+}
+
 int Run(const Options& o) {
   if (o.nodes <= o.max_degree || o.min_degree < 1 || o.min_degree > o.max_degree) {
     std::fprintf(stderr, "need nodes > max degree >= min degree >= 1\n");
@@ -211,18 +225,19 @@ int Run(const Options& o) {
   // Declared before the federation so that, on every way out, the daemons are gone (ending the
   // streams) before the watchers join their threads.
   std::vector<std::unique_ptr<StreamWatcher>> watchers;
-  testing::Federation fed(members);
-  // Each edge is dialled once, by its higher-numbered end, so nodes can start in order.
-  for (int i = 0; i < o.nodes; ++i) {
-    std::vector<size_t> dial;
-    for (int j : graph[i]) {
-      if (j < i) dial.push_back(j);
-    }
-    if (Status s = fed.Start(i, dial); !s.ok()) {
-      std::fprintf(stderr, "node %d: %s\n", i, s.ToString().c_str());
-      return 1;
-    }
+  std::unique_ptr<testing::Federation> federation;
+  for (int attempt = 1;; ++attempt) {
+    federation = std::make_unique<testing::Federation>(members);
+    Status started = StartNodes(*federation, graph);
+    if (started.ok()) break;
+    // The harness picks free ports up front; an outgoing connection of an earlier node may take
+    // one of them (same ephemeral range) before its node listens. New ports, and start again.
+    const bool port_taken = started.message().find("Address already in use") != std::string::npos;
+    std::fprintf(stderr, "%s%s\n", started.ToString().c_str(),
+                 port_taken && attempt < 3 ? "; starting again on new ports" : "");
+    if (!port_taken || attempt == 3) return 1;
   }
+  testing::Federation& fed = *federation;
   const bool meshed = testing::WaitFor(
       [&] {
         for (int i = 0; i < o.nodes; ++i) {
