@@ -149,7 +149,8 @@ VerifyRate RawVerifyRate(const std::vector<ParsedRecord>& records, const PublicK
     elapsed = SecondsSince(start);
   }
   // Every one must verify, or the rate measured something else than a successful check.
-  if (failed > 0) std::fprintf(stderr, "raw verify: %lu signatures failed\n", (unsigned long)failed);
+  if (failed > 0)
+    std::fprintf(stderr, "raw verify: %lu signatures failed\n", (unsigned long)failed);
   return {static_cast<double>(done) / elapsed,
           static_cast<double>(done) / (ThreadCpuSeconds() - cpu_start)};
 }

@@ -2,7 +2,6 @@
 // TLS on loopback, against this machine's raw single-thread Ed25519 verify rate (the ceiling).
 // Run: build/bin/bench_fed_catchup [--records N]   (figures and commands in docs/benchmarks.md)
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <thread>
 
@@ -55,7 +54,8 @@ int Run(const Options& o) {
   PrintFigure("prepare.total_s", SecondsSince(prepare_started), "s", "with the LMDB writes");
 
   // The ceiling, on an idle machine, over the very messages the fresh node will verify.
-  std::vector<ParsedRecord> sample(feed->begin(), feed->begin() + std::min<size_t>(feed->size(), 4096));
+  std::vector<ParsedRecord> sample(feed->begin(),
+                                   feed->begin() + std::min<size_t>(feed->size(), 4096));
   feed->clear();
   const PublicKey signing_key = identity->node_key.public_key();
   const VerifyRate raw_before = RawVerifyRate(sample, signing_key, o.verify_seconds);
@@ -90,8 +90,8 @@ int Run(const Options& o) {
   const double source_cpu = DaemonCpuSeconds(source.data_dir()) - source_cpu0;
   const auto fresh_threads = DaemonThreads(fresh.data_dir());
   if (seq < o.records) {
-    std::fprintf(stderr, "the fresh node reached seq %lu of %lu in %.0f s\n",
-                 (unsigned long)seq, (unsigned long)o.records, timeout_s);
+    std::fprintf(stderr, "the fresh node reached seq %lu of %lu in %.0f s\n", (unsigned long)seq,
+                 (unsigned long)o.records, timeout_s);
     return 1;
   }
   // Steady state: from 10% to 90% of the feed, without start-up and the last commit's wait.
@@ -130,7 +130,8 @@ int Run(const Options& o) {
   // seconds of it mean other processes took the cores and the figures above are low.
   double queued = 0;
   for (const auto& t : fresh_threads) queued += t.queue_s;
-  PrintFigure("contention.fresh_runqueue_wait_s", queued, "s", "all threads; ~1.5 on a quiet machine");
+  PrintFigure("contention.fresh_runqueue_wait_s", queued, "s",
+              "all threads; ~1.5 on a quiet machine");
   std::printf("# fresh node threads, busiest first (tid cpu-s/runqueue-wait-s): %s\n",
               FormatThreads(fresh_threads, 6).c_str());
   return 0;

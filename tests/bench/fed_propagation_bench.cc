@@ -3,7 +3,6 @@
 // publisher to the commit on the last node, each commit seen on that node's GET /v1/stream.
 // Run: build/bin/bench_fed_propagation [--nodes 20 --records 100]   (see docs/benchmarks.md)
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -132,10 +131,9 @@ class StreamWatcher {
 };
 
 Result<std::string> Publish(testing::TestNode& node, const std::string& pdq) {
-  HM_ASSIGN_OR_RETURN(ClientResponse r,
-                      node.Admin("POST", "/v1/signals",
-                                 R"({"type":"pdq","value":")" + pdq +
-                                     R"(","labels":["bench/propagation"]})"));
+  HM_ASSIGN_OR_RETURN(ClientResponse r, node.Admin("POST", "/v1/signals",
+                                                   R"({"type":"pdq","value":")" + pdq +
+                                                       R"(","labels":["bench/propagation"]})"));
   // 201 Created since the API names the new record; 200 before.
   if (r.status / 100 != 2) return Unavailable("HTTP " + std::to_string(r.status) + ": " + r.body);
   api::PublishResponse out;

@@ -1,9 +1,9 @@
 // Reconciliation overhead benchmark: two hashmeshd nodes that already hold the same 1,000,000
 // records of 100 authors connect, then reconnect; the bytes of each session (GET /v1/peers) against
 // the size of what they share and against the Hello + Heads frames the protocol must send.
-// Run: build/bin/bench_fed_reconcile [--authors 100 --records-per-author 10000] (docs/benchmarks.md)
+// Run: build/bin/bench_fed_reconcile [--authors 100 --records-per-author 10000]
+// (docs/benchmarks.md)
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <filesystem>
 #include <future>
@@ -58,7 +58,8 @@ std::optional<SessionBytes> QuietSession(const testing::TestNode& node, double q
     if (!same) still_since = Clock::now();
     last = now;
     // Hello and Heads both ways at least.
-    if (same && now->frames_in >= 2 && now->frames_out >= 2 && SecondsSince(still_since) >= quiet_s) {
+    if (same && now->frames_in >= 2 && now->frames_out >= 2 &&
+        SecondsSince(still_since) >= quiet_s) {
       return now;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -182,14 +183,17 @@ int Run(const Options& o) {
               "signed records the nodes share: what a full transfer would send");
   PrintFigure("shared.data_mdb_mib",
               static_cast<double>(std::filesystem::file_size(
-                  std::filesystem::path(a.data_dir()) / "data.mdb", ec)) / (1 << 20),
+                  std::filesystem::path(a.data_dir()) / "data.mdb", ec)) /
+                  (1 << 20),
               "MiB");
   PrintFigure("model.bytes", static_cast<double>(model), "B", "Hello + Heads each way");
 
   auto started = Clock::now();
-  if (Status s = fed.Start(0, {}); !s.ok()) return std::fprintf(stderr, "a: %s\n", s.ToString().c_str()), 1;
+  if (Status s = fed.Start(0, {}); !s.ok())
+    return std::fprintf(stderr, "a: %s\n", s.ToString().c_str()), 1;
   PrintFigure("start.node_a_s", SecondsSince(started), "s", "open the store, build the PDQ index");
-  if (Status s = fed.Start(1, {0}); !s.ok()) return std::fprintf(stderr, "b: %s\n", s.ToString().c_str()), 1;
+  if (Status s = fed.Start(1, {0}); !s.ok())
+    return std::fprintf(stderr, "b: %s\n", s.ToString().c_str()), 1;
 
   int failures = 0;
   auto measure = [&](const std::string& name) {
@@ -214,7 +218,8 @@ int Run(const Options& o) {
   // The reconnect proper: b goes away and comes back; a's session with it starts from zero.
   b.Stop();
   started = Clock::now();
-  if (Status s = fed.Start(1, {0}); !s.ok()) return std::fprintf(stderr, "b: %s\n", s.ToString().c_str()), 1;
+  if (Status s = fed.Start(1, {0}); !s.ok())
+    return std::fprintf(stderr, "b: %s\n", s.ToString().c_str()), 1;
   measure("reconnect");
 
   if (o.anti_entropy) {
@@ -223,11 +228,11 @@ int Run(const Options& o) {
     std::this_thread::sleep_for(std::chrono::seconds(31));
     auto after = Session(a);
     if (before && after) {
-      PrintFigure("anti_entropy.bytes_per_31s", static_cast<double>(after->total() - before->total()),
-                  "B", std::to_string(after->frames_in + after->frames_out - before->frames_in -
-                                      before->frames_out) +
-                           " frames; records " +
-                           std::to_string(after->records_in + after->records_out));
+      PrintFigure("anti_entropy.bytes_per_31s",
+                  static_cast<double>(after->total() - before->total()), "B",
+                  std::to_string(after->frames_in + after->frames_out - before->frames_in -
+                                 before->frames_out) +
+                      " frames; records " + std::to_string(after->records_in + after->records_out));
     }
   }
   const auto seq_a = ReadFeedSeq(a, KeyToText(authors.back()->id()));
