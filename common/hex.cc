@@ -44,6 +44,13 @@ std::string KeyToText(const PublicKey& key) { return std::string(kKeyPrefix) + T
 
 std::string KeyToText(std::string_view raw32) { return std::string(kKeyPrefix) + ToHex(raw32); }
 
+Result<std::array<uint8_t, 32>> Bytes32(std::string_view raw, std::string_view what) {
+  if (raw.size() != 32) return InvalidArgument(std::string(what) + " is not 32 bytes");
+  std::array<uint8_t, 32> out;
+  std::copy(raw.begin(), raw.end(), out.begin());
+  return out;
+}
+
 Result<PublicKey> KeyFromText(std::string_view text) {
   if (text.starts_with(kKeyPrefix)) {
     text.remove_prefix(kKeyPrefix.size());

@@ -32,6 +32,8 @@ std::string KeyToText(const PublicKey& key);
 std::string KeyToText(std::string_view raw32);
 // Accepts "ed25519:<hex>" and, for convenience, bare 64-character hex.
 Result<PublicKey> KeyFromText(std::string_view text);
+// Exactly 32 raw bytes (as keys and ids travel in protobuf); `what` names the field in the error.
+Result<std::array<uint8_t, 32>> Bytes32(std::string_view raw, std::string_view what);
 
 inline std::string_view AsStringView(std::span<const uint8_t> b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};

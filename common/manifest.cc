@@ -8,12 +8,6 @@ namespace {
 
 constexpr uint32_t kManifestFormat = 1;
 
-Result<PublicKey> KeyFromBytes(const std::string& raw, const char* what) {
-  if (raw.size() != 32) return Corruption(std::string(what) + " is not 32 bytes");
-  PublicKey key;
-  std::copy(raw.begin(), raw.end(), key.begin());
-  return key;
-}
 
 }  // namespace
 
@@ -43,30 +37,39 @@ Result<std::string> BuildSignedManifest(const SecretKey& member, const SecretKey
   return signed_manifest.SerializeAsString();
 }
 
-Result<ManifestInfo> VerifySignedManifest(const pb::SignedManifest& manifest) {
+Result<ManifestInfo> ReadVerifiedManifest(const pb::SignedManifest& manifest) {
   pb::ManifestBody body;
   if (!body.ParseFromString(manifest.body())) return Corruption("manifest body does not parse");
   if (body.format() != kManifestFormat) {
     return Corruption("unknown manifest format " + std::to_string(body.format()));
   }
   ManifestInfo info;
-  HM_ASSIGN_OR_RETURN(info.member_key, KeyFromBytes(body.member_key(), "manifest member key"));
+  auto member = Bytes32(body.member_key(), "manifest member key");
+  if (!member.ok()) return Corruption(member.status().message());
+  info.member_key = *member;
   info.seq = body.seq();
   info.created_at_ms = body.created_at_ms();
   info.compromised_after = body.compromised_after();
   if (info.seq == 0) return Corruption("manifest seq 0");
-  if (!Verify(info.member_key, kManifestPurpose, manifest.body(), manifest.member_signature())) {
-    return Corruption("manifest member signature does not verify");
-  }
   if (info.revoked()) {
     if (!body.signing_key().empty()) return Corruption("revocation names a signing key");
     return info;
   }
-  HM_ASSIGN_OR_RETURN(PublicKey signing, KeyFromBytes(body.signing_key(), "manifest signing key"));
-  if (!Verify(signing, kManifestPurpose, manifest.body(), manifest.signing_signature())) {
+  auto signing = Bytes32(body.signing_key(), "manifest signing key");
+  if (!signing.ok()) return Corruption(signing.status().message());
+  info.signing_key = *signing;
+  return info;
+}
+
+Result<ManifestInfo> VerifySignedManifest(const pb::SignedManifest& manifest) {
+  HM_ASSIGN_OR_RETURN(ManifestInfo info, ReadVerifiedManifest(manifest));
+  if (!Verify(info.member_key, kManifestPurpose, manifest.body(), manifest.member_signature())) {
+    return Corruption("manifest member signature does not verify");
+  }
+  if (info.signing_key && !Verify(*info.signing_key, kManifestPurpose, manifest.body(),
+                                  manifest.signing_signature())) {
     return Corruption("manifest signing-key signature does not verify");
   }
-  info.signing_key = signing;
   return info;
 }
 

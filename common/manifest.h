@@ -36,5 +36,8 @@ Result<std::string> BuildSignedManifest(const SecretKey& member, const SecretKey
 // Parses and checks both signatures of a serialised SignedManifest.
 Result<ManifestInfo> VerifySignedManifest(const pb::SignedManifest& manifest);
 Result<ManifestInfo> VerifySignedManifest(std::string_view serialized);
+// Reads a manifest that already passed VerifySignedManifest (one stored in a feed, or just
+// checked) without checking its signatures again.
+Result<ManifestInfo> ReadVerifiedManifest(const pb::SignedManifest& manifest);
 
 }  // namespace hashmesh

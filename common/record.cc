@@ -113,18 +113,25 @@ Result<ParsedRecord> ParseRecordBytes(std::string_view serialized) {
   return ParseRecord(std::move(signed_record));
 }
 
-Result<ParsedRecord> BuildRecord(pb::RecordBody body, const SecretKey& signing_key,
-                                 const PublicKey& author, uint64_t seq,
-                                 const std::optional<RecordId>& prev, uint32_t manifest_seq,
-                                 uint64_t created_at_ms) {
+std::string SealRecordBody(pb::RecordBody body, const PublicKey& author, uint64_t seq,
+                           const std::optional<RecordId>& prev, uint32_t manifest_seq,
+                           uint64_t created_at_ms) {
   body.set_format(kRecordFormat);
   body.set_author(std::string(AsStringView(author)));
   body.set_seq(seq);
   if (prev) body.set_prev(std::string(AsStringView(*prev)));
   body.set_manifest_seq(manifest_seq);
   body.set_created_at_ms(created_at_ms);
+  return body.SerializeAsString();
+}
+
+Result<ParsedRecord> BuildRecord(pb::RecordBody body, const SecretKey& signing_key,
+                                 const PublicKey& author, uint64_t seq,
+                                 const std::optional<RecordId>& prev, uint32_t manifest_seq,
+                                 uint64_t created_at_ms) {
   pb::SignedRecord signed_record;
-  signed_record.set_body(body.SerializeAsString());
+  signed_record.set_body(
+      SealRecordBody(std::move(body), author, seq, prev, manifest_seq, created_at_ms));
   Signature sig = signing_key.Sign(kRecordPurpose, signed_record.body());
   signed_record.set_signature(std::string(AsStringView(sig)));
   return ParseRecord(std::move(signed_record));
@@ -181,7 +188,8 @@ void AdvanceFeed(const ParsedRecord& record, FeedState* feed) {
   feed->head_seq = record.seq();
   feed->head_id = record.id;
   if (record.kind == RecordKind::kManifest) {
-    if (auto info = VerifySignedManifest(record.body.manifest()); info.ok()) {
+    // VerifyNextRecord has checked its signatures.
+    if (auto info = ReadVerifiedManifest(record.body.manifest()); info.ok()) {
       feed->manifests[info->seq] = *info;
     }
   }

@@ -45,6 +45,12 @@ RecordId ComputeRecordId(std::string_view body);
 Result<ParsedRecord> ParseRecord(pb::SignedRecord signed_record);
 Result<ParsedRecord> ParseRecordBytes(std::string_view serialized);
 
+// Fills the header fields of `body` and returns the bytes to sign (what BuildRecord signs; tools
+// that sign many records on several threads use it directly).
+std::string SealRecordBody(pb::RecordBody body, const PublicKey& author, uint64_t seq,
+                           const std::optional<RecordId>& prev, uint32_t manifest_seq,
+                           uint64_t created_at_ms);
+
 // Builds, signs and parses a record. `body` must have its kind set; author, seq, prev,
 // manifest_seq and created_at_ms are filled in here.
 Result<ParsedRecord> BuildRecord(pb::RecordBody body, const SecretKey& signing_key,

@@ -14,12 +14,6 @@ namespace {
 
 constexpr uint32_t kProtocolVersion = 1;
 
-Result<PublicKey> KeyFromBytes(const std::string& raw, const char* what) {
-  if (raw.size() != 32) return InvalidArgument(std::string(what) + " is not 32 bytes");
-  PublicKey key;
-  std::copy(raw.begin(), raw.end(), key.begin());
-  return key;
-}
 
 }  // namespace
 
@@ -208,7 +202,7 @@ Status PeerSession::HandleHeads(const pb::Heads& heads) {
   {
     std::lock_guard lock(mu_);
     for (const auto& h : heads.heads()) {
-      HM_ASSIGN_OR_RETURN(PublicKey author, KeyFromBytes(h.author(), "Heads author"));
+      HM_ASSIGN_OR_RETURN(PublicKey author, Bytes32(h.author(), "Heads author"));
       if (h.seq() > 0xFFFFFFFFull) return InvalidArgument("Heads seq out of range");
       if (author == ctx_->member) own_at_peer = h.seq();
       if (trust->FindByKey(author) == nullptr) continue;  // not ours to follow
@@ -270,7 +264,7 @@ void PeerSession::MaybeWant(const PublicKey& author) {
 }
 
 Status PeerSession::HandleWant(const pb::Want& want) {
-  HM_ASSIGN_OR_RETURN(PublicKey author, KeyFromBytes(want.author(), "Want author"));
+  HM_ASSIGN_OR_RETURN(PublicKey author, Bytes32(want.author(), "Want author"));
   if (want.from() == 0 || want.to() < want.from()) return InvalidArgument("Want range is empty");
   if (want.to() - want.from() >= kMaxWantSpan) return InvalidArgument("Want range over 10000");
   if (ctx_->trust()->FindByKey(author) == nullptr) return Status::Ok();  // we relay trusted only

@@ -35,19 +35,6 @@ pb::RecordBody SignalBody(const PdqHash& hash) {
   return body;
 }
 
-// Fills the header fields as BuildRecord does and returns the body bytes to sign.
-std::string SealBody(pb::RecordBody body, const PublicKey& author, uint64_t seq,
-                     const std::optional<RecordId>& prev, uint32_t manifest_seq,
-                     uint64_t created_at_ms) {
-  body.set_format(kRecordFormat);
-  body.set_author(std::string(AsStringView(author)));
-  body.set_seq(seq);
-  if (prev) body.set_prev(std::string(AsStringView(*prev)));
-  body.set_manifest_seq(manifest_seq);
-  body.set_created_at_ms(created_at_ms);
-  return body.SerializeAsString();
-}
-
 // Signs and parses bodies[i] into out[i] for i in [begin, end); the first error wins.
 Status SignRange(const std::vector<std::string>& bodies, const SecretKey& key, size_t begin,
                  size_t end, std::vector<ParsedRecord>* out) {
@@ -91,7 +78,7 @@ Result<FeedWriteStats> WriteSignalFeed(const std::string& data_dir, const NodeId
       } else {
         body = SignalBody(hashes[seq - 2]);
       }
-      bodies[j] = SealBody(std::move(body), author, seq, prev, manifest_seq, created_at);
+      bodies[j] = SealRecordBody(std::move(body), author, seq, prev, manifest_seq, created_at);
       prev = ComputeRecordId(bodies[j]);
     }
     stats.build_seconds += Since(t);
