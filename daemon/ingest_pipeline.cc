@@ -13,14 +13,12 @@ IngestPipeline::AuthorState& IngestPipeline::Refresh(const PublicKey& author) {
   while (!st.held.empty() && st.held.begin()->first <= st.pending_seq) {
     auto it = st.held.begin();
     if (!CheckLocked(author, it->second)) return st;  // writer full: again on the next call
-    st.held.erase(it);
-    --held_total_;
+    Unhold(st, it);
   }
   auto next = st.held.begin();
   if (next != st.held.end() && next->first == st.pending_seq + 1) {
     Held item = std::move(next->second);
-    st.held.erase(next);
-    --held_total_;
+    Unhold(st, next);
     QueueLocked(author, st, std::move(item), /*from_hold=*/true);  // if refused, held again
   }
   return st;
@@ -47,10 +45,11 @@ IngestPipeline::Offered IngestPipeline::Offer(ParsedRecord record,
     for (auto it = lo; it != hi; ++it) {
       if (it->second.record.id == record.id) return Offered::kDuplicate;
     }
-    if (held_total_ >= max_held_) return Offered::kFull;
+    if (held_total_ >= max_held_ || held_bytes_ + Bytes(record) > max_held_bytes_) {
+      return Offered::kFull;
+    }
     // Another id at a held seq is kept too: it may be the other half of a fork proof.
-    st.held.emplace(seq, Held{std::move(record), std::move(done)});
-    ++held_total_;
+    Hold(st, Held{std::move(record), std::move(done)});
     return Offered::kHeld;
   }
   if (QueueLocked(author, st, Held{std::move(record), std::move(done)}, /*from_hold=*/false)) {
@@ -73,8 +72,7 @@ bool IngestPipeline::QueueLocked(const PublicKey& author, AuthorState& st, Held 
     if (!writer_->TryIngest(item.record, wrapped).ok()) {
       if (first && !from_hold) return false;  // the caller keeps it (and its `done`)
       // Back to the hold, to be queued by a later Refresh.
-      st.held.emplace(seq, std::move(item));
-      ++held_total_;
+      Hold(st, std::move(item));
       return !first;
     }
     first = false;
@@ -85,14 +83,12 @@ bool IngestPipeline::QueueLocked(const PublicKey& author, AuthorState& st, Held 
     auto [lo, hi] = st.held.equal_range(seq);
     for (auto it = lo; it != hi;) {
       if (!CheckLocked(author, it->second)) break;
-      it = st.held.erase(it);
-      --held_total_;
+      it = Unhold(st, it);
     }
     auto next = st.held.lower_bound(seq + 1);
     if (next == st.held.end() || next->first != seq + 1) return true;
     item = std::move(next->second);
-    st.held.erase(next);
-    --held_total_;
+    Unhold(st, next);
   }
 }
 
@@ -131,6 +127,21 @@ void IngestPipeline::OnWritten(const PublicKey& author, uint64_t seq, uint64_t t
 uint64_t IngestPipeline::NextWanted(const PublicKey& author) {
   std::lock_guard lock(mu_);
   return Refresh(author).pending_seq + 1;
+}
+
+void IngestPipeline::Hold(AuthorState& st, Held item) {
+  ++held_total_;
+  item.bytes = Bytes(item.record);
+  held_bytes_ += item.bytes;
+  const uint64_t seq = item.record.seq();
+  st.held.emplace(seq, std::move(item));
+}
+
+std::multimap<uint64_t, IngestPipeline::Held>::iterator IngestPipeline::Unhold(
+    AuthorState& st, std::multimap<uint64_t, Held>::iterator it) {
+  --held_total_;
+  held_bytes_ -= it->second.bytes;
+  return st.held.erase(it);
 }
 
 size_t IngestPipeline::held() const {

@@ -26,8 +26,10 @@ class IngestPipeline {
     kFull,       // writer queue or hold buffer full; `done` is not called (ask again later)
   };
 
-  IngestPipeline(const Store* store, Writer* writer, size_t max_held = 65536)
-      : store_(store), writer_(writer), max_held_(max_held) {}
+  // The hold buffer is bounded both in records and in bytes (records may be up to 256 KiB).
+  IngestPipeline(const Store* store, Writer* writer, size_t max_held = 65536,
+                 size_t max_held_bytes = 64 << 20)
+      : store_(store), writer_(writer), max_held_(max_held), max_held_bytes_(max_held_bytes) {}
 
   Offered Offer(ParsedRecord record, std::function<void(Status)> done);
   // The next seq of `author` this node lacks (committed or queued head + 1).
@@ -41,6 +43,7 @@ class IngestPipeline {
   struct Held {
     ParsedRecord record;
     std::function<void(Status)> done;
+    size_t bytes = 0;  // set by Hold(): the record may be moved out before Unhold()
   };
   struct Queued {
     RecordId id{};
@@ -66,13 +69,22 @@ class IngestPipeline {
   // drops a duplicate or rejects a forgery. Returns false if the writer did not take it.
   bool CheckLocked(const PublicKey& author, Held& item);  // REQUIRES(mu_)
   void OnWritten(const PublicKey& author, uint64_t seq, uint64_t ticket, const Status& outcome);
+  // Puts a record in the hold / takes one out, keeping the counts. REQUIRES(mu_)
+  void Hold(AuthorState& st, Held item);
+  std::multimap<uint64_t, Held>::iterator Unhold(AuthorState& st,
+                                                 std::multimap<uint64_t, Held>::iterator it);
+  static size_t Bytes(const ParsedRecord& r) {
+    return r.signed_record.body().size() + r.signed_record.signature().size();
+  }
 
   const Store* store_;
   Writer* writer_;
   const size_t max_held_;
+  const size_t max_held_bytes_;
   mutable std::mutex mu_;
   std::map<PublicKey, AuthorState> authors_;  // GUARDED_BY(mu_)
   size_t held_total_ = 0;                     // GUARDED_BY(mu_)
+  size_t held_bytes_ = 0;                     // GUARDED_BY(mu_)
   uint64_t next_ticket_ = 1;                  // GUARDED_BY(mu_)
 };
 

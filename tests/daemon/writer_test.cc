@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <future>
 
+#include "daemon/ingest_pipeline.h"
 #include "tests/common/test_member.h"
 
 namespace hashmesh {
@@ -165,6 +166,31 @@ TEST_F(WriterTest, DeferredManifestBlocksPublishing) {
   ASSERT_TRUE(writer_->PublishOwnManifest().ok());
   EXPECT_TRUE(writer_->own_feed_ready());
   EXPECT_EQ(store_->Head(me_.id())->value().seq, 1u);
+}
+
+// A peer can send records far ahead of a gap; the hold for them is bounded in bytes as well as
+// in records, since one record may be 256 KiB.
+TEST_F(WriterTest, HoldAheadOfAGapIsBoundedInBytes) {
+  StartWriter();
+  TestMember bob;
+  bob.AppendManifest();
+  bob.AppendSignal(RandomPdqHex(1));
+  auto third = bob.AppendSignal(RandomPdqHex(2), std::string(100, 'l'));
+  auto fourth = bob.AppendSignal(RandomPdqHex(3), std::string(100, 'l'));
+  const size_t one = third.signed_record.body().size() + third.signed_record.signature().size();
+  IngestPipeline pipeline(store_.get(), writer_.get(), /*max_held=*/100,
+                          /*max_held_bytes=*/one + one / 2);
+  EXPECT_EQ(pipeline.Offer(third, nullptr), IngestPipeline::Offered::kHeld);
+  EXPECT_EQ(pipeline.Offer(fourth, nullptr), IngestPipeline::Offered::kFull);
+  EXPECT_EQ(pipeline.held(), 1u);
+  // Filling the gap releases the hold, and the byte budget with it.
+  std::promise<void> done;
+  EXPECT_EQ(pipeline.Offer(bob.feed()[0], nullptr), IngestPipeline::Offered::kQueued);
+  EXPECT_EQ(pipeline.Offer(bob.feed()[1], [&](Status) { done.set_value(); }),
+            IngestPipeline::Offered::kQueued);
+  done.get_future().wait();
+  EXPECT_EQ(pipeline.held(), 0u);
+  EXPECT_EQ(pipeline.Offer(fourth, nullptr), IngestPipeline::Offered::kQueued);
 }
 
 TEST_F(WriterTest, IngestCheckCanRefuse) {
