@@ -190,7 +190,11 @@ TEST_F(WriterTest, HoldAheadOfAGapIsBoundedInBytes) {
             IngestPipeline::Offered::kQueued);
   done.get_future().wait();
   EXPECT_EQ(pipeline.held(), 0u);
-  EXPECT_EQ(pipeline.Offer(fourth, nullptr), IngestPipeline::Offered::kQueued);
+  std::promise<Status> last;
+  EXPECT_EQ(pipeline.Offer(fourth, [&](Status s) { last.set_value(s); }),
+            IngestPipeline::Offered::kQueued);
+  // The writer calls back into the pipeline: it must be done before the pipeline goes.
+  EXPECT_TRUE(last.get_future().get().ok());
 }
 
 TEST_F(WriterTest, IngestCheckCanRefuse) {
