@@ -8,6 +8,17 @@ namespace {
 
 constexpr uint32_t kManifestFormat = 1;
 
+std::string ManifestBodyBytes(const PublicKey& member, const PublicKey* signing, uint32_t seq,
+                              uint64_t created_at_ms, uint64_t compromised_after) {
+  pb::ManifestBody body;
+  body.set_format(kManifestFormat);
+  body.set_member_key(std::string(AsStringView(member)));
+  if (signing != nullptr) body.set_signing_key(std::string(AsStringView(*signing)));
+  body.set_seq(seq);
+  body.set_created_at_ms(created_at_ms);
+  body.set_compromised_after(compromised_after);
+  return body.SerializeAsString();
+}
 
 }  // namespace
 
@@ -18,15 +29,10 @@ Result<std::string> BuildSignedManifest(const SecretKey& member, const SecretKey
     return InvalidArgument("a manifest names a signing key unless it is a revocation");
   }
   if (seq == 0) return InvalidArgument("manifest seq starts at 1");
-  pb::ManifestBody body;
-  body.set_format(kManifestFormat);
-  body.set_member_key(std::string(AsStringView(member.public_key())));
-  if (signing != nullptr) body.set_signing_key(std::string(AsStringView(signing->public_key())));
-  body.set_seq(seq);
-  body.set_created_at_ms(created_at_ms);
-  body.set_compromised_after(compromised_after);
   pb::SignedManifest signed_manifest;
-  std::string body_bytes = body.SerializeAsString();
+  std::string body_bytes =
+      ManifestBodyBytes(member.public_key(), signing ? &signing->public_key() : nullptr, seq,
+                        created_at_ms, compromised_after);
   Signature member_sig = member.Sign(kManifestPurpose, body_bytes);
   signed_manifest.set_member_signature(std::string(AsStringView(member_sig)));
   if (signing != nullptr) {
@@ -35,6 +41,43 @@ Result<std::string> BuildSignedManifest(const SecretKey& member, const SecretKey
   }
   signed_manifest.set_body(std::move(body_bytes));
   return signed_manifest.SerializeAsString();
+}
+
+Result<std::string> BuildManifestRequest(const SecretKey& signing, const PublicKey& member,
+                                         uint32_t seq, uint64_t created_at_ms,
+                                         uint64_t compromised_after) {
+  if (seq == 0 || seq == kRevocationManifestSeq) {
+    return InvalidArgument("a key rotation needs a manifest seq from 1 to 2^32-2");
+  }
+  pb::SignedManifest request;
+  request.set_body(
+      ManifestBodyBytes(member, &signing.public_key(), seq, created_at_ms, compromised_after));
+  Signature sig = signing.Sign(kManifestPurpose, request.body());
+  request.set_signing_signature(std::string(AsStringView(sig)));
+  return request.SerializeAsString();
+}
+
+Result<std::string> SignManifestRequest(const SecretKey& member, std::string_view request,
+                                        ManifestInfo* info) {
+  pb::SignedManifest manifest;
+  if (!manifest.ParseFromArray(request.data(), static_cast<int>(request.size()))) {
+    return InvalidArgument("manifest request does not parse");
+  }
+  auto read = ReadVerifiedManifest(manifest);
+  if (!read.ok()) return InvalidArgument("manifest request: " + read.status().message());
+  if (read->member_key != member.public_key()) {
+    return InvalidArgument("manifest request is for member " + KeyToText(read->member_key) +
+                           ", not for this member key (" + KeyToText(member.public_key()) + ")");
+  }
+  if (read->revoked()) return InvalidArgument("manifest request is a revocation");
+  if (!Verify(*read->signing_key, kManifestPurpose, manifest.body(),
+              manifest.signing_signature())) {
+    return InvalidArgument("manifest request is not signed by the key it names");
+  }
+  Signature sig = member.Sign(kManifestPurpose, manifest.body());
+  manifest.set_member_signature(std::string(AsStringView(sig)));
+  if (info != nullptr) *info = *read;
+  return manifest.SerializeAsString();
 }
 
 Result<ManifestInfo> ReadVerifiedManifest(const pb::SignedManifest& manifest) {

@@ -33,6 +33,18 @@ Result<std::string> BuildSignedManifest(const SecretKey& member, const SecretKey
                                         uint32_t seq, uint64_t created_at_ms,
                                         uint64_t compromised_after);
 
+// Offline signing, in two steps, so that the member key never has to be on the node:
+//  1. the node builds a request: a SignedManifest whose body names the new signing key, signed
+//     only by that key (proof of possession), without the member signature;
+//  2. the holder of the member key checks it and adds the member signature.
+Result<std::string> BuildManifestRequest(const SecretKey& signing, const PublicKey& member,
+                                         uint32_t seq, uint64_t created_at_ms,
+                                         uint64_t compromised_after);
+// Checks a request (body, member key, proof of possession) and returns the complete serialised
+// SignedManifest; `info`, if given, gets what was signed. InvalidArgument names what is wrong.
+Result<std::string> SignManifestRequest(const SecretKey& member, std::string_view request,
+                                        ManifestInfo* info = nullptr);
+
 // Parses and checks both signatures of a serialised SignedManifest.
 Result<ManifestInfo> VerifySignedManifest(const pb::SignedManifest& manifest);
 Result<ManifestInfo> VerifySignedManifest(std::string_view serialized);

@@ -159,6 +159,11 @@ Status VerifyNextRecord(const ParsedRecord& record, const FeedState& feed) {
       return InvalidArgument("manifest seq " + std::to_string(info->seq) +
                              " does not supersede the current one");
     }
+    if (info->compromised_after >= record.seq()) {
+      return InvalidArgument("compromise point " + std::to_string(info->compromised_after) +
+                             " is not before the manifest record (seq " +
+                             std::to_string(record.seq()) + ")");
+    }
     carried = *info;
   } else if (record.seq() == 1) {
     return InvalidArgument("a feed must start with a manifest record");
@@ -193,6 +198,19 @@ void AdvanceFeed(const ParsedRecord& record, FeedState* feed) {
       feed->manifests[info->seq] = *info;
     }
   }
+}
+
+bool VoidedBy(const ParsedRecord& record, const ManifestInfo& manifest) {
+  return manifest.compromised_after != 0 && record.kind != RecordKind::kManifest &&
+         record.seq() > manifest.compromised_after &&
+         record.body.manifest_seq() < manifest.seq;
+}
+
+bool IsVoid(const ParsedRecord& record, const std::map<uint32_t, ManifestInfo>& manifests) {
+  for (const auto& [seq, manifest] : manifests) {
+    if (VoidedBy(record, manifest)) return true;
+  }
+  return false;
 }
 
 }  // namespace hashmesh

@@ -74,4 +74,11 @@ Status VerifyNextRecord(const ParsedRecord& record, const FeedState& feed);
 // Applies an accepted record to the feed state (head, and the manifest it carries).
 void AdvanceFeed(const ParsedRecord& record, FeedState* feed);
 
+// A compromise point: a manifest with compromised_after = N voids its author's records with feed
+// seq > N that were signed under an older manifest (by the superseded key). Manifest records are
+// never void: the member key signed them. A void record stays in the feed (the hash chain needs
+// it) but counts for nothing: no match, no support, no dispute, no retraction.
+bool VoidedBy(const ParsedRecord& record, const ManifestInfo& manifest);
+bool IsVoid(const ParsedRecord& record, const std::map<uint32_t, ManifestInfo>& manifests);
+
 }  // namespace hashmesh

@@ -155,6 +155,63 @@ TEST_F(RecordTest, RotationAndRevocation) {
   EXPECT_EQ(VerifyNextRecord(*after, state).message(), "member key is revoked");
 }
 
+TEST_F(RecordTest, CompromisePointVoidsRecordsSignedByTheOldKeyAfterIt) {
+  TestMember alice;
+  alice.AppendManifest();                        // #1
+  alice.AppendSignal(RandomPdqHex(1));           // #2 before the point: stays valid
+  alice.AppendSignal(RandomPdqHex(2));           // #3 after it: void
+  alice.AppendSignal(RandomPdqHex(3));           // #4 after it: void
+  alice.Rotate(/*compromised_after=*/2);         // #5 new key
+  alice.AppendSignal(RandomPdqHex(4));           // #6 new key: valid
+  EXPECT_EQ(VerifyFeed(alice.feed()),
+            "#1 manifest ok | #2 signal ok | #3 signal ok | #4 signal ok | #5 manifest ok | "
+            "#6 signal ok");
+  FeedState state;
+  for (const auto& r : alice.feed()) AdvanceFeed(r, &state);
+  std::vector<bool> void_flags;
+  for (const auto& r : alice.feed()) void_flags.push_back(IsVoid(r, state.manifests));
+  EXPECT_EQ(void_flags, (std::vector<bool>{false, false, true, true, false, false}));
+}
+
+TEST_F(RecordTest, CompromisePointMustBeBeforeTheManifestRecord) {
+  TestMember alice;
+  alice.AppendManifest();
+  alice.AppendSignal(RandomPdqHex(1));
+  FeedState state;
+  for (const auto& r : alice.feed()) AdvanceFeed(r, &state);
+  SecretKey next = SecretKey::Generate();
+  pb::RecordBody body;
+  body.mutable_manifest()->ParseFromString(
+      *BuildSignedManifest(alice.member_key(), &next, 2, NowMs(), /*compromised_after=*/3));
+  auto rotation = BuildRecord(body, next, alice.id(), 3, alice.feed().back().id, 2, NowMs());
+  EXPECT_EQ(VerifyNextRecord(*rotation, state).message(),
+            "compromise point 3 is not before the manifest record (seq 3)");
+}
+
+TEST_F(RecordTest, ManifestSignedOfflineFromARequest) {
+  TestMember alice;
+  SecretKey next = SecretKey::Generate();
+  auto request = BuildManifestRequest(next, alice.id(), 2, NowMs(), 7);
+  ASSERT_TRUE(request.ok());
+  // A request alone is not a manifest: the member signature is missing.
+  EXPECT_FALSE(VerifySignedManifest(*request).ok());
+  ManifestInfo info;
+  auto signed_manifest = SignManifestRequest(alice.member_key(), *request, &info);
+  ASSERT_TRUE(signed_manifest.ok()) << signed_manifest.status().message();
+  EXPECT_EQ(info.seq, 2u);
+  EXPECT_EQ(info.compromised_after, 7u);
+  auto verified = VerifySignedManifest(*signed_manifest);
+  ASSERT_TRUE(verified.ok()) << verified.status().message();
+  EXPECT_EQ(verified->signing_key, next.public_key());
+
+  // Another member's key refuses; a tampered request refuses.
+  TestMember bob;
+  EXPECT_FALSE(SignManifestRequest(bob.member_key(), *request).ok());
+  std::string tampered = *request;
+  tampered[tampered.size() / 2] ^= 1;
+  EXPECT_FALSE(SignManifestRequest(alice.member_key(), tampered).ok());
+}
+
 TEST_F(RecordTest, StructuralChecks) {
   pb::SignedRecord r;
   r.set_body("garbage");

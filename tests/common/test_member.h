@@ -50,11 +50,13 @@ class TestMember {
     body.mutable_opinion()->set_stance(stance);
     return Append(std::move(body));
   }
-  // Switches to a new signing key under manifest seq + 1 and appends the manifest record.
-  ParsedRecord Rotate() {
+  // Switches to a new signing key under manifest seq + 1 and appends the manifest record
+  // (naming a compromise point when `compromised_after` is not 0).
+  ParsedRecord Rotate(uint64_t compromised_after = 0) {
     signing_ = SecretKey::Generate();
     ++manifest_seq_;
-    manifest_ = *BuildSignedManifest(member_, &signing_, manifest_seq_, NowMs(), 0);
+    manifest_ =
+        *BuildSignedManifest(member_, &signing_, manifest_seq_, NowMs(), compromised_after);
     return AppendManifest();
   }
 
