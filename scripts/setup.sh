@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages hashmesh needs to build, test and run, when they are missing.
+# clang, libclang-rt-14-dev (ASan/UBSan/TSan and libFuzzer runtimes) and llvm (llvm-symbolizer, for
+# readable sanitizer reports) are for the sanitizer builds (CMakePresets.json, docs/testing.md).
 # Uses sudo only when not root. Safe to run again: it installs nothing when all are present.
 set -euo pipefail
 
@@ -9,6 +11,7 @@ packages=(
   libprotobuf-dev protobuf-compiler libtomlplusplus-dev libcli11-dev
   libjpeg62-turbo-dev libpng-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev llvm
   python3 curl
   prometheus systemd
 )
