@@ -12,8 +12,33 @@
 #include <sstream>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 namespace hashmesh::testing {
 namespace {
+
+// The first line of a sanitizer report in a child's output, or "". A sanitized child that
+// reports still answers or exits like a healthy one often enough (LeakSanitizer only speaks at
+// exit, UBSan may recover), so the output is what tells.
+std::string SanitizerReport(const std::string& output) {
+  static constexpr const char* kMarkers[] = {
+      "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+      "ERROR: ThreadSanitizer", "runtime error: ", "ERROR: UndefinedBehaviorSanitizer"};
+  for (const char* marker : kMarkers) {
+    size_t at = output.find(marker);
+    if (at == std::string::npos) continue;
+    size_t begin = output.rfind('\n', at);
+    begin = begin == std::string::npos ? 0 : begin + 1;
+    return output.substr(begin, output.find('\n', at) - begin);
+  }
+  return "";
+}
+
+// Fails the running test when `output` of `what` holds a sanitizer report, and shows all of it.
+void CheckSanitizerReport(const std::string& what, const std::string& output) {
+  std::string report = SanitizerReport(output);
+  if (!report.empty()) ADD_FAILURE() << what << ": sanitizer report: " << report << "\n" << output;
+}
 
 std::string BinPath(const std::string& program) { return std::string(HASHMESH_BIN_DIR) + "/" + program; }
 
@@ -73,6 +98,7 @@ CommandResult RunProgram(const std::string& program, const std::vector<std::stri
   r.exit_code = WaitExit(pid, timeout);
   r.out = ReadFile(out_path);
   r.err = ReadFile(err_path);
+  CheckSanitizerReport(program, r.err);
   return r;
 }
 
@@ -91,7 +117,10 @@ TestNode::TestNode(const std::string& dir, const std::string& name)
     : name_(name), data_dir_(dir + "/" + name), log_path_(dir + "/" + name + ".log") {}
 
 TestNode::~TestNode() {
-  if (pid_ > 0) Kill();
+  // A clean stop, not SIGKILL: shutdown paths and LeakSanitizer get to run for every node, and
+  // the log is checked once more for whatever a sanitizer said at any time.
+  if (pid_ > 0) Stop();
+  CheckLog();
 }
 
 Status TestNode::Start(const std::vector<std::string>& extra) {
@@ -105,6 +134,7 @@ Status TestNode::Start(const std::vector<std::string>& extra) {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
+      CheckLog();
       return Unavailable("hashmeshd exited with " +
                          std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ": " +
                          log());
@@ -122,6 +152,7 @@ int TestNode::Stop() {
   kill(pid_, SIGTERM);
   int code = WaitExit(pid_, std::chrono::seconds(30));
   pid_ = -1;
+  CheckLog();
   return code;
 }
 
@@ -150,5 +181,12 @@ Result<ClientResponse> TestNode::Admin(std::string_view method, std::string_view
 }
 
 std::string TestNode::log() const { return ReadFile(log_path_); }
+
+void TestNode::CheckLog() {
+  std::string all = log();
+  if (all.size() <= log_checked_) return;
+  CheckSanitizerReport("hashmeshd " + name_, all.substr(log_checked_));
+  log_checked_ = all.size();
+}
 
 }  // namespace hashmesh::testing

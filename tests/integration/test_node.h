@@ -1,5 +1,5 @@
-// Test harness: runs the real hashmeshd, hashmesh and hashmesh-keys binaries from build/bin in a
-// temporary directory, and talks to the daemon over its real unix sockets.
+// Test harness: runs the real hashmeshd, hashmesh and hashmesh-keys binaries from the same build
+// tree's bin/ in a temporary directory, and talks to the daemon over its real unix sockets.
 #pragma once
 
 #include <sys/types.h>
@@ -20,6 +20,7 @@ struct CommandResult {
 };
 
 // Runs build/bin/<program> with `args`, waits (at most `timeout`), and captures its output.
+// A sanitizer report on its stderr fails the running test (as it does in a TestNode's log).
 CommandResult RunProgram(const std::string& program, const std::vector<std::string>& args,
                          std::chrono::seconds timeout = std::chrono::seconds(60),
                          const std::vector<std::string>& env = {});
@@ -39,7 +40,7 @@ class TestNode {
  public:
   // The node's data directory is `dir`/name.
   TestNode(const std::string& dir, const std::string& name);
-  ~TestNode();  // kills the daemon if still running
+  ~TestNode();  // stops the daemon if still running (SIGTERM, then SIGKILL after 30 s)
 
   // Starts hashmeshd with --data and --name plus `extra` flags; waits until the query socket
   // answers /v1/status (or the process exits: returns its stderr as the error).
@@ -49,6 +50,7 @@ class TestNode {
   // SIGKILL and wait.
   void Kill();
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }  // the daemon's, while running
 
   // Runs the hashmesh CLI against this node's sockets.
   CommandResult Cli(const std::vector<std::string>& args) const;
@@ -64,10 +66,14 @@ class TestNode {
   std::string log() const;  // the daemon's stderr so far
 
  private:
+  // Fails the running test if the log written since the last check holds a sanitizer report.
+  void CheckLog();
+
   std::string name_;
   std::string data_dir_;
   std::string log_path_;
   pid_t pid_ = -1;
+  size_t log_checked_ = 0;  // bytes of the log already checked by CheckLog
 };
 
 }  // namespace hashmesh::testing
