@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "daemon/frame_decoder.h"
 #include "daemon/peer_tls.h"
 
 namespace hashmesh {
@@ -313,36 +314,13 @@ struct PeerConnection::Impl {
   // Delivers the complete frames in read_buffer, then reads more unless paused or closed.
   void Drain() {
     while (state == State::kOpen && !paused) {
-      size_t available = read_end - read_pos;
-      if (!have_header) {
-        size_t take = std::min(sizeof(header) - header_got, available);
-        std::memcpy(header + header_got, read_buffer.get() + read_pos, take);
-        header_got += take;
-        read_pos += take;
-        available -= take;
-        if (header_got < sizeof(header)) break;
-        uint32_t length = (uint32_t{header[0]} << 24) | (uint32_t{header[1]} << 16) |
-                          (uint32_t{header[2]} << 8) | uint32_t{header[3]};
-        header_got = 0;
-        if (length > options().max_frame_bytes) {
-          return CloseOnStrand(InvalidArgument(
-              "frame header announces " + std::to_string(length) + " bytes, more than the " +
-              std::to_string(options().max_frame_bytes) + "-byte limit"));
-        }
-        have_header = true;
-        body_length = length;
-        body.clear();
-        // Grows as bytes arrive: a bare header must not make us allocate the whole frame.
-        body.reserve(std::min<size_t>(body_length, kReadChunk));
-      }
-      size_t take = std::min(body_length - body.size(), available);
-      body.append(read_buffer.get() + read_pos, take);
-      read_pos += take;
-      if (body.size() < body_length) break;
-      have_header = false;
-      std::string frame = std::move(body);
-      body = std::string();
-      if (!Deliver(std::move(frame))) paused = true;
+      std::optional<std::string> frame;
+      auto used = decoder.Consume(
+          std::string_view(read_buffer.get() + read_pos, read_end - read_pos), &frame);
+      if (!used.ok()) return CloseOnStrand(used.status());
+      read_pos += *used;
+      if (!frame) break;
+      if (!Deliver(std::move(*frame))) paused = true;
     }
     if (state == State::kOpen && !paused && !reading) ReadMore();
   }
@@ -379,12 +357,9 @@ struct PeerConnection::Impl {
 
   Status ReadError(const ErrorCode& ec) const {
     if (ec == net::error::eof || ec == ssl::error::stream_truncated) {
-      if (have_header || header_got > 0) {
+      if (decoder.mid_frame()) {
         return Unavailable("peer closed the connection in the middle of a frame (" +
-                           (have_header ? std::to_string(body.size()) + " of " +
-                                              std::to_string(body_length) + " body bytes"
-                                        : std::to_string(header_got) + " of 4 header bytes") +
-                           ")");
+                           decoder.Progress() + ")");
       }
       return Unavailable("peer closed the connection");
     }
@@ -553,11 +528,7 @@ struct PeerConnection::Impl {
   std::unique_ptr<char[]> read_buffer;
   size_t read_pos = 0;  // unconsumed bytes are [read_pos, read_end)
   size_t read_end = 0;
-  uint8_t header[4] = {};
-  size_t header_got = 0;
-  bool have_header = false;
-  size_t body_length = 0;
-  std::string body;
+  FrameDecoder decoder{options().max_frame_bytes};
   std::string write_buffer;  // being written
   uint64_t write_frames = 0;
 
