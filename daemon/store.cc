@@ -100,13 +100,26 @@ Status PutValue(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_vie
   return Status::Ok();
 }
 
+// Frees the reader slots of processes that died inside a read transaction (a killed hashmeshd,
+// mdb_dump or backup tool): LMDB only notices them when asked, and they fill the table.
+int ClearStaleReaders(MDB_env* env) {
+  int dead = 0;
+  mdb_reader_check(env, &dead);
+  if (dead > 0) LogNotice("cleared stale LMDB readers").Kv("count", dead);
+  return dead;
+}
+
 }  // namespace
 
 // A read transaction that also holds the resize lock shared for its life.
 class Store::ReadTxn {
  public:
   explicit ReadTxn(const Store* store) : lock_(store->resize_mu_) {
-    rc_ = mdb_txn_begin(static_cast<MDB_env*>(store->env_), nullptr, MDB_RDONLY, &txn_);
+    MDB_env* env = static_cast<MDB_env*>(store->env_);
+    rc_ = mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn_);
+    if (rc_ == MDB_READERS_FULL && ClearStaleReaders(env) > 0) {
+      rc_ = mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn_);
+    }
   }
   ~ReadTxn() {
     if (txn_ != nullptr) mdb_txn_abort(txn_);
@@ -169,9 +182,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   mdb_env_set_mapsize(env, options.initial_map_bytes);
   rc = mdb_env_open(env, options.dir.c_str(), MDB_NOTLS, 0600);
   if (rc != 0) return LmdbError(rc, "cannot open LMDB environment in " + options.dir);
-  int dead = 0;
-  mdb_reader_check(env, &dead);  // reader slots left by killed processes
-  if (dead > 0) LogNotice("cleared stale LMDB readers").Kv("count", dead);
+  ClearStaleReaders(env);
   MDB_envinfo info;
   mdb_env_info(env, &info);
   store->map_size_ = info.me_mapsize;

@@ -6,7 +6,8 @@
 //
 // Thread-safety: read methods may be called from any thread (each opens its own read
 // transaction; MDB_NOTLS). Write() must be called from one thread only (the Writer). Growing the
-// map on MDB_MAP_FULL waits for running readers to finish, then retries the whole batch.
+// map on MDB_MAP_FULL waits for running readers to finish, then retries the whole batch. Reader
+// slots left by dead processes are freed at Open and whenever a read finds the table full.
 #pragma once
 
 #include <cstdint>
