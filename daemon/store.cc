@@ -178,13 +178,21 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   store->env_ = env;
   mdb_env_set_maxdbs(env, 16);
   mdb_env_set_maxreaders(env, options.max_readers);
-  // Keep an existing (larger) map: mdb_env_info after open tells its size.
-  mdb_env_set_mapsize(env, options.initial_map_bytes);
+  // An existing environment opens with the size its map last grew to: a size set before the open
+  // would win over it (down to the data's size), and every restart would start from a full map.
+  if (!std::filesystem::exists(options.dir + "/data.mdb", ec)) {
+    mdb_env_set_mapsize(env, options.initial_map_bytes);
+  }
   rc = mdb_env_open(env, options.dir.c_str(), MDB_NOTLS, 0600);
   if (rc != 0) return LmdbError(rc, "cannot open LMDB environment in " + options.dir);
   ClearStaleReaders(env);
   MDB_envinfo info;
   mdb_env_info(env, &info);
+  if (info.me_mapsize < options.initial_map_bytes) {
+    rc = mdb_env_set_mapsize(env, options.initial_map_bytes);
+    if (rc != 0) return LmdbError(rc, "set map size");
+    mdb_env_info(env, &info);
+  }
   store->map_size_ = info.me_mapsize;
 
   MDB_txn* txn = nullptr;

@@ -52,7 +52,7 @@ struct StoreStats {
 
 struct StoreOptions {
   std::string dir;
-  uint64_t initial_map_bytes = 64ull << 20;
+  uint64_t initial_map_bytes = 64ull << 20;  // a larger map from an earlier run is kept
   unsigned max_readers = 512;
 };
 

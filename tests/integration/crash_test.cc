@@ -1,6 +1,6 @@
 // Crash safety with real daemons: a node SIGKILLed at random moments under ingest (local clients
-// and a peer) loses nothing it acknowledged and never forks its own feed; killed LMDB readers
-// never exhaust the reader table.
+// and a peer) loses nothing it acknowledged and never forks its own feed; a 1 MiB map grows under
+// load; killed LMDB readers never exhaust the reader table.
 //
 // HASHMESH_CRASH_CYCLES=N runs N kill cycles instead of 100 (about a minute and a half).
 // HASHMESH_CRASH_SEED=S replays the kill delays and client choices of a run; every run prints its
@@ -379,6 +379,82 @@ TEST(CrashTest, KillLoopUnderIngestLosesNothingAcknowledgedAndNeverForks) {
       static_cast<unsigned long long>(lost), seconds, static_cast<unsigned long long>(seed));
   EXPECT_EQ(lost, 0u) << lost_detail;
   EXPECT_GT(own.acked_total(), 0u);
+}
+
+// Publishes `n` signals with ~3.5 KiB notes in one batch request; records what was acknowledged.
+// Returns how many were, or an error.
+Result<int> PublishBigBatch(TestNode& node, uint32_t first_value, int n, FeedLedger& ledger) {
+  const std::string note(3500, 'n');
+  std::string body = R"({"signals":[)";
+  for (int i = 0; i < n; ++i) {
+    body += std::string(i ? "," : "") + R"({"type":"pdq","value":")" +
+            RandomPdqHex(first_value + i) + R"(","labels":["test/x"],"note":")" + note + "\"}";
+  }
+  HM_ASSIGN_OR_RETURN(ClientResponse r, HttpCall(node.admin_socket(), "POST", "/v1/signals/batch",
+                                                 body + "]}", std::chrono::seconds(60)));
+  if (r.status != 200 && r.status != 201) return Internal(std::to_string(r.status) + " " + r.body);
+  api::SignalBatchResponse out;
+  HM_RETURN_IF_ERROR(FromJson(r.body, &out));
+  int acked = 0;
+  for (const auto& item : out.results()) {
+    if (!item.has_id()) return Internal("refused: " + item.error().message());
+    ledger.Add(item.seq(), item.id(), /*acked=*/true);
+    ++acked;
+  }
+  return acked;
+}
+
+// A node started with the smallest map (1 MiB) takes a batch several times its map at once, then
+// more until the map has doubled again and again: nothing acknowledged is lost, and a restart
+// with the same flags keeps the records and the grown map.
+TEST(CrashTest, SmallMapGrowsUnderIngestAndKeepsEveryAcknowledgedRecord) {
+  const std::string mdb_stat = FindTool("mdb_stat");
+  TempDir dir;
+  TestNode node(dir.path(), "small");
+  const std::vector<std::string> flags = {"--map-size-mib", "1", "--max-request-bytes",
+                                          "16777216"};
+  ASSERT_TRUE(node.Start(flags).ok()) << node.log();
+  ASSERT_EQ(NodeStatus(node).map_size_mib(), 1u);
+  const std::string self = NodeStatus(node).member_id();
+
+  FeedLedger ledger;
+  uint32_t value = 1;
+  auto first = PublishBigBatch(node, value, 1000, ledger);  // ~3.5 MiB in one request
+  ASSERT_TRUE(first.ok()) << first.status().ToString() << node.log();
+  value += 1000;
+  for (int i = 0; i < 8 && NodeStatus(node).map_size_mib() < 16; ++i, value += 1000) {
+    auto more = PublishBigBatch(node, value, 1000, ledger);
+    ASSERT_TRUE(more.ok()) << more.status().ToString();
+  }
+  const uint32_t grown = NodeStatus(node).map_size_mib();
+  EXPECT_GE(grown, 16u) << "the map did not grow 4 times";
+  std::string detail;
+  EXPECT_EQ(ledger.Lost(ReadWholeFeed(node, self), /*acked_only=*/true, &detail), 0u) << detail;
+  const size_t grew = [&] {
+    size_t n = 0;
+    const std::string log = node.log();
+    for (size_t at = log.find("LMDB map grown"); at != std::string::npos;
+         at = log.find("LMDB map grown", at + 1)) {
+      ++n;
+    }
+    return n;
+  }();
+  EXPECT_GE(grew, 4u);
+
+  ASSERT_EQ(node.Stop(), 0) << node.log();
+  if (!mdb_stat.empty()) {
+    EXPECT_EQ(MdbStatProblems(mdb_stat, node.data_dir()), "");
+  }
+  ASSERT_TRUE(node.Start(flags).ok()) << node.log();
+  EXPECT_GE(NodeStatus(node).map_size_mib(), grown) << "the restart shrank the map";
+  EXPECT_EQ(ledger.Lost(ReadWholeFeed(node, self), /*acked_only=*/true, &detail), 0u) << detail;
+  auto after = PublishBigBatch(node, value, 1000, ledger);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(ledger.Lost(ReadWholeFeed(node, self), /*acked_only=*/true, &detail), 0u) << detail;
+  std::printf("small map: %llu records acknowledged, map 1 -> %u MiB in %zu growths, %u MiB "
+              "after the restart and one more batch\n",
+              static_cast<unsigned long long>(ledger.acked_total()), grown, grew,
+              NodeStatus(node).map_size_mib());
 }
 
 // The pids in `mdb_stat -r` output that are not alive processes.
