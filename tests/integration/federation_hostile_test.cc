@@ -4,150 +4,22 @@
 // that sends whatever frames a test builds.
 #include <gtest/gtest.h>
 
-#include <condition_variable>
-#include <deque>
-#include <future>
-#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "common/hex.h"
 #include "common/json.h"
-#include "daemon/peer_transport.h"
 #include "keys/key_dir.h"
 #include "proto/api.pb.h"
 #include "proto/wire.pb.h"
 #include "tests/common/test_member.h"
 #include "tests/integration/federation.h"
+#include "tests/integration/hostile_peer.h"
 
 namespace hashmesh::testing {
 namespace {
 
 using std::chrono::seconds;
-
-// One hand-driven peer connection under a key directory made by hashmesh-keys. Thread-safe.
-class HostilePeer {
- public:
-  explicit HostilePeer(const std::string& keys_dir) {
-    InitCrypto();
-    auto identity = LoadNodeIdentity(keys_dir);
-    EXPECT_TRUE(identity.ok()) << identity.status().ToString();
-    manifest_ = identity->manifest_bytes;
-    auto transport = PeerTransport::Create(identity->node_key.seed(), identity->certificate_pem,
-                                           PeerTransportOptions{}, /*threads=*/1);
-    EXPECT_TRUE(transport.ok()) << transport.status().ToString();
-    transport_ = std::move(*transport);
-  }
-  ~HostilePeer() { transport_->Stop(); }
-
-  const std::string& manifest() const { return manifest_; }
-
-  // Dials `address` and starts reading. Errors: the transport's (refused, TLS failure, ...).
-  Status Connect(const std::string& address) {
-    auto promise = std::make_shared<std::promise<Result<std::shared_ptr<PeerConnection>>>>();
-    transport_->Connect(address, [promise](Result<std::shared_ptr<PeerConnection>> r) {
-      promise->set_value(std::move(r));
-    });
-    auto result = promise->get_future().get();
-    if (!result.ok()) return result.status();
-    auto state = std::make_shared<State>();
-    {
-      std::lock_guard lock(mu_);
-      connection_ = *result;
-      state_ = state;
-    }
-    (*result)->Start({.on_frame =
-                          [state](std::string frame) {
-                            pb::PeerMessage message;
-                            std::lock_guard lock(state->mu);
-                            if (message.ParseFromString(frame)) state->inbox.push_back(message);
-                            state->cv.notify_all();
-                            return true;
-                          },
-                      .on_close =
-                          [state](const Status& why) {
-                            std::lock_guard lock(state->mu);
-                            state->closed = why;
-                            state->cv.notify_all();
-                          }});
-    return Status::Ok();
-  }
-
-  void Send(const pb::PeerMessage& message) { SendRaw(message.SerializeAsString()); }
-  // One frame with any body at all.
-  void SendRaw(std::string frame) {
-    std::lock_guard lock(mu_);
-    (void)connection_->Send(std::move(frame));
-  }
-  // Hello with `manifest` (ours by default).
-  void SendHello(std::optional<std::string> manifest = std::nullopt) {
-    pb::PeerMessage hello;
-    hello.mutable_hello()->set_protocol_version(1);
-    hello.mutable_hello()->mutable_manifest()->ParseFromString(manifest.value_or(manifest_));
-    hello.mutable_hello()->set_node_name("mallory-client");
-    Send(hello);
-  }
-  void SendRecords(const std::vector<ParsedRecord>& records) {
-    pb::PeerMessage message;
-    for (const auto& r : records) *message.mutable_records()->add_records() = r.signed_record;
-    Send(message);
-  }
-
-  // Waits for a message of `kind` (skipping others); false on timeout or close.
-  bool Receive(pb::PeerMessage::MsgCase kind, pb::PeerMessage* out = nullptr,
-               std::chrono::milliseconds timeout = seconds(10)) {
-    auto state = Current();
-    std::unique_lock lock(state->mu);
-    for (;;) {
-      while (!state->inbox.empty()) {
-        pb::PeerMessage m = std::move(state->inbox.front());
-        state->inbox.pop_front();
-        if (m.msg_case() != kind) continue;
-        if (out != nullptr) *out = std::move(m);
-        return true;
-      }
-      if (state->closed) return false;
-      if (state->cv.wait_for(lock, timeout) == std::cv_status::timeout) return false;
-    }
-  }
-  // Answers a Ping: the session is alive and reading.
-  bool Alive() {
-    pb::PeerMessage ping;
-    ping.mutable_ping()->set_nonce(++nonce_);
-    Send(ping);
-    pb::PeerMessage pong;
-    while (Receive(pb::PeerMessage::kPong, &pong)) {
-      if (pong.pong().nonce() == nonce_) return true;
-    }
-    return false;
-  }
-  // The reason the node closed the connection, or nullopt if it is still open after 10 s.
-  std::optional<Status> WaitClosed() {
-    auto state = Current();
-    std::unique_lock lock(state->mu);
-    state->cv.wait_for(lock, seconds(10), [&] { return state->closed.has_value(); });
-    return state->closed;
-  }
-
- private:
-  struct State {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::deque<pb::PeerMessage> inbox;
-    std::optional<Status> closed;
-  };
-  std::shared_ptr<State> Current() {
-    std::lock_guard lock(mu_);
-    return state_;
-  }
-
-  std::string manifest_;
-  std::unique_ptr<PeerTransport> transport_;
-  std::mutex mu_;
-  std::shared_ptr<PeerConnection> connection_;
-  std::shared_ptr<State> state_;
-  uint64_t nonce_ = 0;
-};
 
 std::string PeerStates(TestNode& node) {
   auto r = node.Query("GET", "/v1/peers");
@@ -293,34 +165,6 @@ TEST(FederationHostileTest, ForgeryHeldAheadOfAGapDoesNotStallTheFeed) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(WaitConverged(fed, {0, 1}, 5, &detail, "alice:1 bob:7")) << detail;
-}
-
-// `count` records of the member whose keys are in `keys_dir`, validly signed: the manifest,
-// then signals.
-std::vector<ParsedRecord> SignedFeed(const std::string& keys_dir, const std::string& member_id,
-                                     const std::string& manifest, int count) {
-  std::vector<ParsedRecord> feed;
-  auto key = ReadSecretKeyFile(keys_dir + "/node.key");
-  auto member = KeyFromText(member_id);
-  EXPECT_TRUE(key.ok() && member.ok());
-  if (!key.ok() || !member.ok()) return feed;
-  for (int i = 1; i <= count; ++i) {
-    pb::RecordBody body;
-    if (i == 1) {
-      body.mutable_manifest()->ParseFromString(manifest);
-    } else {
-      body.mutable_signal()->set_type(pb::SIGNAL_TYPE_PDQ);
-      body.mutable_signal()->set_value(RandomPdqHex(20000 + i));
-      body.mutable_signal()->add_labels("test/x");
-    }
-    std::optional<RecordId> prev;
-    if (!feed.empty()) prev = feed.back().id;
-    auto r = BuildRecord(body, *key, *member, i, prev, /*manifest_seq=*/1, NowMs());
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    if (!r.ok()) break;
-    feed.push_back(std::move(*r));
-  }
-  return feed;
 }
 
 // An honest peer streams a catch-up (Want answers) while it pushes what it commits meanwhile, so
