@@ -3,6 +3,7 @@
 #include "daemon/http_server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -704,6 +705,12 @@ struct HttpServer::Impl {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   net::basic_socket_acceptor<Local> acceptor{ioc};
   net::steady_timer accept_retry{ioc};
+  // A descriptor held in reserve for when the process runs out (EMFILE): giving it up lets us
+  // take a waiting client off the backlog and answer it 503, instead of leaving every client
+  // hanging there until descriptors come back. Touched by the one pending accept only.
+  int reserve_fd = -1;
+  uint64_t shed = 0;  // connections answered 503 for want of descriptors, since the last log
+  std::chrono::steady_clock::time_point last_accept_log{};
   std::vector<std::thread> threads;
   dev_t socket_dev = 0;
   ino_t socket_ino = 0;
@@ -721,16 +728,27 @@ struct HttpServer::Impl {
     if (shared->stopping.load()) return;
     if (ec) {
       if (ec == net::error::operation_aborted) return;
-      // E.g. EMFILE: pause rather than spin on an error that persists.
-      LogWarning("accept failed")
-          .KvString("socket", shared->options.socket_path)
-          .KvString("error", ec.message());
+      const bool out_of_fds = ec == net::error::no_descriptors ||
+                              ec == boost::system::errc::too_many_files_open_in_system;
+      if (out_of_fds && ShedOne()) return Accept();  // more may be waiting
+      // Logged once a minute at most: this may go on for as long as the clients keep the fds.
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_accept_log >= std::chrono::minutes(1)) {
+        last_accept_log = now;
+        LogWarning("accept failed")
+            .KvString("socket", shared->options.socket_path)
+            .KvString("error", ec.message())
+            .Kv("shed", shed);
+        shed = 0;
+      }
+      // Pause rather than spin on an error that persists.
       accept_retry.expires_after(std::chrono::milliseconds(100));
       accept_retry.async_wait([this](ErrorCode ec) {
         if (!ec && !shared->stopping.load()) Accept();
       });
       return;
     }
+    if (reserve_fd < 0) reserve_fd = OpenReserve();
     bool counted = shared->open.load() < shared->options.max_connections;
     if (counted) shared->open.fetch_add(1);
     std::shared_ptr<Connection> connection;
@@ -742,6 +760,32 @@ struct HttpServer::Impl {
     }
     net::dispatch(connection->executor(), [connection] { connection->Start(); });
     Accept();
+  }
+
+  static int OpenReserve() { return open("/dev/null", O_RDONLY | O_CLOEXEC); }
+
+  // Out of descriptors: frees the reserve, accepts one waiting client, answers it 503 without
+  // waiting for anything and closes it, then takes the reserve back. False if there was no
+  // reserve or nobody to accept.
+  bool ShedOne() {
+    if (reserve_fd < 0) reserve_fd = OpenReserve();
+    if (reserve_fd < 0) return false;
+    close(reserve_fd);
+    int fd = accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd >= 0) {
+      static const std::string kBusy = [] {
+        const std::string body =
+            JsonErrorResponse(503, "unavailable", "hashmeshd is out of file descriptors").body;
+        return "HTTP/1.1 503 Service Unavailable\r\nServer: hashmeshd\r\n"
+               "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n" + body;
+      }();
+      (void)send(fd, kBusy.data(), kBusy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      close(fd);
+      ++shed;
+    }
+    reserve_fd = OpenReserve();
+    return fd >= 0;
   }
 
   void Run() {
@@ -799,6 +843,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
   impl->shared->options = std::move(options);
   impl->shared->handler = std::move(handler);
   impl->work.emplace(impl->ioc.get_executor());
+  impl->reserve_fd = Impl::OpenReserve();
   impl->Accept();
   int n = std::max(threads, 1);
   for (int i = 0; i < n; ++i) {
@@ -835,6 +880,8 @@ void HttpServer::Stop() {
   ErrorCode ec;
   impl.acceptor.close(ec);
   impl.accept_retry.cancel();
+  if (impl.reserve_fd >= 0) close(impl.reserve_fd);
+  impl.reserve_fd = -1;
   std::map<uint64_t, std::shared_ptr<Connection>> connections;
   {
     std::lock_guard lock(impl.shared->mu);
