@@ -6,6 +6,7 @@
 // HASHMESH_CRASH_SEED=S replays the kill delays and client choices of a run; every run prints its
 // seed. The LMDB checks need mdb_stat (lmdb-utils, installed by scripts/setup.sh).
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,8 +21,6 @@
 #include <random>
 #include <sstream>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "common/json.h"
 #include "proto/api.pb.h"
@@ -161,10 +160,10 @@ class FeedLedger {
     bool acked = false;
   };
   mutable std::mutex mu_;
-  std::map<uint32_t, Entry> ids_;  // GUARDED_BY(mu_)
-  std::vector<uint32_t> pending_;  // GUARDED_BY(mu_)
+  std::map<uint32_t, Entry> ids_;   // GUARDED_BY(mu_)
+  std::vector<uint32_t> pending_;   // GUARDED_BY(mu_)
   std::vector<std::string> forks_;  // GUARDED_BY(mu_)
-  uint64_t acked_total_ = 0;       // GUARDED_BY(mu_)
+  uint64_t acked_total_ = 0;        // GUARDED_BY(mu_)
 };
 
 std::string SignalJson(uint32_t value_seed) {
@@ -245,8 +244,8 @@ std::string MissingRecords(TestNode& node, const std::map<uint32_t, std::string>
 std::map<uint32_t, std::string> ReadWholeFeed(TestNode& node, const std::string& author) {
   std::map<uint32_t, std::string> out;
   for (uint32_t from = 1;;) {
-    auto r = node.Query("GET", "/v1/feeds/" + author + "?from=" + std::to_string(from) +
-                                   "&limit=1000");
+    auto r =
+        node.Query("GET", "/v1/feeds/" + author + "?from=" + std::to_string(from) + "&limit=1000");
     api::FeedResponse page;
     if (!r.ok() || r->status != 200 || !FromJson(r->body, &page).ok()) break;
     for (const auto& rec : page.records()) out[rec.seq()] = rec.id();
@@ -272,8 +271,8 @@ TEST(CrashTest, KillLoopUnderIngestLosesNothingAcknowledgedAndNeverForks) {
   if (const char* c = std::getenv("HASHMESH_CRASH_CYCLES")) cycles = std::atoi(c);
   const uint64_t seed = Seed();
   std::printf("crash kill loop: seed %llu (HASHMESH_CRASH_SEED=%llu replays it), %d cycles%s\n",
-              static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed),
-              cycles, mdb_stat.empty() ? ", no mdb_stat: LMDB checks skipped" : "");
+              static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed), cycles,
+              mdb_stat.empty() ? ", no mdb_stat: LMDB checks skipped" : "");
   std::mt19937_64 rng(seed);
   const auto started = std::chrono::steady_clock::now();
 
@@ -353,7 +352,8 @@ TEST(CrashTest, KillLoopUnderIngestLosesNothingAcknowledgedAndNeverForks) {
   }
   stop = true;
   for (auto& t : threads) t.join();
-  ASSERT_EQ(failure, "") << node.log().substr(node.log().size() > 8000 ? node.log().size() - 8000 : 0);
+  const std::string log = node.log();
+  ASSERT_EQ(failure, "") << log.substr(log.size() > 8000 ? log.size() - 8000 : 0);
 
   std::string detail;
   ASSERT_TRUE(WaitConverged(fed, {a, b}, 30, &detail)) << detail;
@@ -361,11 +361,13 @@ TEST(CrashTest, KillLoopUnderIngestLosesNothingAcknowledgedAndNeverForks) {
   uint64_t lost = 0;
   std::string lost_detail;
   for (size_t i : {a, b}) {
-    lost += own.Lost(ReadWholeFeed(fed.node(i), fed.member_id(a)), /*acked_only=*/true,
-                     &lost_detail);
-    EXPECT_EQ(own.Lost(ReadWholeFeed(fed.node(i), fed.member_id(a)), false, &lost_detail), 0u)
+    const auto feed = ReadWholeFeed(fed.node(i), fed.member_id(a));
+    lost += own.Lost(feed, /*acked_only=*/true, &lost_detail);
+    EXPECT_EQ(own.Lost(feed, /*acked_only=*/false, &lost_detail), 0u)
         << fed.name(i) << ": " << lost_detail;
-    EXPECT_EQ(peer.Lost(ReadWholeFeed(fed.node(i), fed.member_id(b)), false, &lost_detail), 0u)
+    EXPECT_EQ(
+        peer.Lost(ReadWholeFeed(fed.node(i), fed.member_id(b)), /*acked_only=*/false, &lost_detail),
+        0u)
         << fed.name(i) << ": " << lost_detail;
     EXPECT_EQ(ForkReport(fed.node(i)), "") << fed.name(i);
   }
@@ -411,8 +413,7 @@ TEST(CrashTest, SmallMapGrowsUnderIngestAndKeepsEveryAcknowledgedRecord) {
   const std::string mdb_stat = FindTool("mdb_stat");
   TempDir dir;
   TestNode node(dir.path(), "small");
-  const std::vector<std::string> flags = {"--map-size-mib", "1", "--max-request-bytes",
-                                          "16777216"};
+  const std::vector<std::string> flags = {"--map-size-mib", "1", "--max-request-bytes", "16777216"};
   ASSERT_TRUE(node.Start(flags).ok()) << node.log();
   ASSERT_EQ(NodeStatus(node).map_size_mib(), 1u);
   const std::string self = NodeStatus(node).member_id();
@@ -451,10 +452,11 @@ TEST(CrashTest, SmallMapGrowsUnderIngestAndKeepsEveryAcknowledgedRecord) {
   auto after = PublishBigBatch(node, value, 1000, ledger);
   ASSERT_TRUE(after.ok()) << after.status().ToString();
   EXPECT_EQ(ledger.Lost(ReadWholeFeed(node, self), /*acked_only=*/true, &detail), 0u) << detail;
-  std::printf("small map: %llu records acknowledged, map 1 -> %u MiB in %zu growths, %u MiB "
-              "after the restart and one more batch\n",
-              static_cast<unsigned long long>(ledger.acked_total()), grown, grew,
-              NodeStatus(node).map_size_mib());
+  std::printf(
+      "small map: %llu records acknowledged, map 1 -> %u MiB in %zu growths, %u MiB "
+      "after the restart and one more batch\n",
+      static_cast<unsigned long long>(ledger.acked_total()), grown, grew,
+      NodeStatus(node).map_size_mib());
 }
 
 // The pids in `mdb_stat -r` output that are not alive processes.
@@ -529,8 +531,8 @@ TEST(CrashTest, KilledReadersNeverExhaustTheReaderTable) {
     // The daemon reads (feeds, a record, a match) and commits, whatever the dead left behind.
     auto feeds = node.Query("GET", "/v1/feeds");
     ASSERT_TRUE(feeds.ok() && feeds->status == 200)
-        << "after " << kills << " killed readers: "
-        << (feeds.ok() ? feeds->body : feeds.status().message());
+        << "after " << kills
+        << " killed readers: " << (feeds.ok() ? feeds->body : feeds.status().message());
     auto published = PublishSignal(node, RandomPdqHex(value++));
     ASSERT_TRUE(published.ok()) << published.status().ToString();
     auto record = node.Query("GET", "/v1/records/" + published->id());
@@ -567,9 +569,10 @@ TEST(CrashTest, KilledReadersNeverExhaustTheReaderTable) {
   EXPECT_TRUE(record.ok() && record->status == 200);
   EXPECT_EQ(DeadReaders(mdb_stat, node.data_dir(), &table), std::vector<pid_t>()) << table;
   KillAll(keeper);
-  std::printf("reader slots: %d reader processes killed holding %d slots (table: 512), then the "
-              "daemon; %zu stale slots before its restart, none after\n",
-              kills, slots, dead_before);
+  std::printf(
+      "reader slots: %d reader processes killed holding %d slots (table: 512), then the "
+      "daemon; %zu stale slots before its restart, none after\n",
+      kills, slots, dead_before);
 }
 
 }  // namespace
