@@ -1,6 +1,7 @@
 // hashmeshd: the node daemon. Parses flags and the config file (one option table, see
 // node_config.h), starts the Node, and turns signals into shutdown (INT, TERM) or reload (HUP).
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -20,6 +21,22 @@ constexpr char kDescription[] =
     "With no flags it runs a single node from ./hashmesh-data, creating keys, a trust store and\n"
     "the sockets there on first start. Every flag is also a config-file key\n"
     "(see --config-reference). Signals: INT/TERM stop, HUP reloads trust store and policy.";
+
+// Every local API connection (up to 1,024 per socket) and every peer takes a descriptor, so a
+// soft limit left at the usual 1,024 runs out before those limits apply. The hard limit is the
+// operator's to set (LimitNOFILE in the unit); we only stop short of it.
+void RaiseOpenFileLimit() {
+  using namespace hashmesh;
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  const rlim_t was = lim.rlim_cur;
+  lim.rlim_cur = lim.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &lim) == 0) {
+    LogInfo("raised open file limit")
+        .Kv("from", static_cast<uint64_t>(was))
+        .Kv("to", static_cast<uint64_t>(lim.rlim_cur));
+  }
+}
 
 int Run(int argc, char** argv) {
   using namespace hashmesh;
@@ -93,6 +110,7 @@ int Run(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  RaiseOpenFileLimit();
 
   auto node = Node::Start(std::move(config));
   if (!node.ok()) {

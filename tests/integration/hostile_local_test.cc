@@ -281,5 +281,24 @@ TEST_F(HostileLocalTest, OutOfFileDescriptors) {
   EXPECT_TRUE(node_.running());
 }
 
+// Started with the common soft limit of 1,024 descriptors (below its 2 x 1,024 local connections),
+// the daemon raises its soft limit to the hard one.
+TEST(HostileLocalLimitsTest, DaemonRaisesItsOpenFileLimit) {
+  rlimit mine{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &mine), 0);
+  if (mine.rlim_max <= 1024) GTEST_SKIP() << "hard limit " << mine.rlim_max;
+  TempDir dir;
+  TestNode node(dir.path(), "limits");
+  rlimit low{1024, mine.rlim_max};
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  Status started = node.Start();  // the daemon inherits the low soft limit
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &mine), 0);
+  ASSERT_TRUE(started.ok()) << started.ToString();
+  rlimit theirs{};
+  ASSERT_EQ(prlimit(node.pid(), RLIMIT_NOFILE, nullptr, &theirs), 0);
+  EXPECT_EQ(theirs.rlim_cur, mine.rlim_max);
+  EXPECT_NE(node.log().find("raised open file limit"), std::string::npos) << node.log();
+}
+
 }  // namespace
 }  // namespace hashmesh::testing
