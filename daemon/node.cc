@@ -360,17 +360,12 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   query_options.mode = 0660;
   if (auto gid = SocketGroup(config.socket_group)) query_options.group = *gid;
   query_options.max_body_bytes = static_cast<size_t>(config.max_request_bytes);
-  HM_ASSIGN_OR_RETURN(n.query_server,
-                      HttpServer::Start(
-                          query_options,
-                          [handlers](HttpRequest&& r, Responder respond) {
-                            handlers->HandleQuery(std::move(r), std::move(respond));
-                          },
-                          static_cast<int>(config.api_threads)));
   HttpServerOptions admin_options = query_options;
   admin_options.socket_path = config.admin_socket;
   admin_options.mode = 0600;
   admin_options.group = static_cast<gid_t>(-1);  // owner only: the group gets nothing anyway
+  // The admin socket first: whoever saw the query socket answer (the harness, `hashmesh status`)
+  // may publish at once, and a stale admin.sock left by a killed daemon would refuse it.
   HM_ASSIGN_OR_RETURN(n.admin_server,
                       HttpServer::Start(
                           admin_options,
@@ -378,6 +373,13 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
                             handlers->HandleAdmin(std::move(r), std::move(respond));
                           },
                           1));
+  HM_ASSIGN_OR_RETURN(n.query_server,
+                      HttpServer::Start(
+                          query_options,
+                          [handlers](HttpRequest&& r, Responder respond) {
+                            handlers->HandleQuery(std::move(r), std::move(respond));
+                          },
+                          static_cast<int>(config.api_threads)));
   if (!config.metrics.empty()) {
     HM_ASSIGN_OR_RETURN(n.metrics_server,
                         StartMetricsServer(config.metrics, &n.metrics->registry()));
