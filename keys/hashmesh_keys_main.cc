@@ -8,10 +8,13 @@
 
 #include "common/crypto.h"
 #include "common/json.h"
+#include "common/manifest.h"
 #include "keys/key_dir.h"
+#include "keys/key_rotation.h"
 #include "keys/roles.h"
 #include "keys/trust_store.h"
 #include "proto/api.pb.h"
+#include "proto/records.pb.h"
 
 namespace hashmesh {
 namespace {
@@ -27,6 +30,12 @@ struct Options {
   std::string address;
   std::vector<std::string> roles;
   bool json = false;
+  uint64_t compromised_after = 0;
+  std::string request;     // rotate: write a request here; sign: read it from here
+  std::string out;         // sign, revoke: write the manifest here
+  std::string manifest;    // install: the signed manifest
+  std::string member_key;  // sign, revoke: the member key file
+  bool yes = false;
 };
 
 api::KeysInfo ToProto(const KeyDirInfo& info) {
@@ -38,6 +47,19 @@ api::KeysInfo ToProto(const KeyDirInfo& info) {
   out.set_dir(info.dir);
   out.set_certificate(info.certificate_path);
   out.set_member_key_present(info.member_key_present);
+  out.set_revoked(info.revoked);
+  out.set_rotation_pending(info.rotation_pending);
+  return out;
+}
+
+api::ManifestView ToProto(const ManifestInfo& info, const std::string& file) {
+  api::ManifestView out;
+  out.set_member_id(KeyToText(info.member_key));
+  if (info.signing_key) out.set_signing_key(KeyToText(*info.signing_key));
+  out.set_manifest_seq(info.seq);
+  out.set_compromised_after(static_cast<uint32_t>(info.compromised_after));
+  out.set_revocation(info.revoked());
+  out.set_file(file);
   return out;
 }
 
@@ -73,6 +95,30 @@ void PrintKeysInfo(const KeyDirInfo& info) {
             << (info.member_key_present ? "present in " + info.dir + " (keep a copy offline)"
                                         : std::string("not on this node (kept offline)"))
             << "\n";
+  if (info.revoked) std::cout << "  REVOKED       this member can no longer publish\n";
+  if (info.rotation_pending) {
+    std::cout << "  rotation      node.key.next waits for a signed manifest (hashmesh-keys "
+                 "install)\n";
+  }
+}
+
+constexpr const char* kReloadHint =
+    "A running hashmeshd picks this up on reload (systemctl reload hashmeshd, or hashmesh "
+    "reload): it publishes the new manifest (or the revocation) through its feed, and after a "
+    "rotation reconnects its peers with the new key.\n";
+
+void PrintManifestView(const api::ManifestView& view) {
+  std::cout << "  member id          " << view.member_id() << "\n";
+  if (view.revocation()) {
+    std::cout << "  revocation         the member key is dead for good\n";
+  } else {
+    std::cout << "  signing key        " << view.signing_key() << "\n"
+              << "  manifest seq       " << view.manifest_seq() << "\n";
+  }
+  if (view.compromised_after() != 0) {
+    std::cout << "  compromised after  feed seq " << view.compromised_after()
+              << " (later records signed by the old key become void)\n";
+  }
 }
 
 Status RunInit(const Options& o) {
@@ -100,6 +146,110 @@ Status RunShow(const Options& o) {
   }
   std::cout << "Keys of node " << info.name << " in " << info.dir << "\n";
   PrintKeysInfo(info);
+  return Status::Ok();
+}
+
+Status RunRotate(const Options& o) {
+  if (!o.request.empty()) {
+    HM_ASSIGN_OR_RETURN(std::string request, RequestRotation(o.dir, o.compromised_after));
+    HM_RETURN_IF_ERROR(WriteFileAtomic(o.request, request, 0644, /*replace=*/false));
+    pb::SignedManifest parsed;
+    parsed.ParseFromString(request);
+    HM_ASSIGN_OR_RETURN(ManifestInfo info, ReadVerifiedManifest(parsed));
+    api::ManifestView view = ToProto(info, o.request);
+    if (o.json) {
+      PrintJson(view);
+      return Status::Ok();
+    }
+    std::cout << "Wrote a rotation request to " << o.request << " (new key in " << o.dir
+              << "/node.key.next)\n";
+    PrintManifestView(view);
+    std::cout << "Next: where the member key is, run\n"
+              << "  hashmesh-keys sign --member-key member.key --request " << o.request
+              << " --out manifest.signed\n"
+              << "then on this node\n"
+              << "  hashmesh-keys install --dir " << o.dir << " --manifest manifest.signed\n";
+    return Status::Ok();
+  }
+  HM_ASSIGN_OR_RETURN(KeyDirInfo info, RotateNodeKey(o.dir, o.compromised_after));
+  if (o.json) {
+    PrintJson(ToProto(info));
+    return Status::Ok();
+  }
+  std::cout << "Rotated the node key of " << info.name << " (manifest seq " << info.manifest_seq
+            << ")\n";
+  PrintKeysInfo(info);
+  std::cout << kReloadHint;
+  return Status::Ok();
+}
+
+Status RunSign(const Options& o) {
+  HM_ASSIGN_OR_RETURN(SecretKey member, ReadSecretKeyFile(o.member_key));
+  HM_ASSIGN_OR_RETURN(std::string request, ReadSmallFile(o.request, 64 * 1024));
+  ManifestInfo info;
+  auto manifest = SignManifestRequest(member, request, &info);
+  if (!manifest.ok()) return manifest.status().WithContext(o.request);
+  HM_RETURN_IF_ERROR(WriteFileAtomic(o.out, *manifest, 0644, /*replace=*/false));
+  api::ManifestView view = ToProto(info, o.out);
+  if (o.json) {
+    PrintJson(view);
+    return Status::Ok();
+  }
+  std::cout << "Signed the manifest in " << o.out << "\n";
+  PrintManifestView(view);
+  std::cout << "Install it on the node: hashmesh-keys install --dir DIR --manifest " << o.out
+            << "\n";
+  return Status::Ok();
+}
+
+Status RunInstall(const Options& o) {
+  HM_ASSIGN_OR_RETURN(std::string manifest, ReadSmallFile(o.manifest, 64 * 1024));
+  auto installed = InstallManifest(o.dir, manifest);
+  if (!installed.ok()) return installed.status().WithContext(o.manifest);
+  if (o.json) {
+    PrintJson(ToProto(*installed));
+    return Status::Ok();
+  }
+  std::cout << (installed->revoked ? "Installed the revocation of member "
+                                   : "Installed manifest seq " +
+                                         std::to_string(installed->manifest_seq) + " of member ")
+            << KeyToText(installed->member_key) << "\n";
+  PrintKeysInfo(*installed);
+  std::cout << kReloadHint;
+  return Status::Ok();
+}
+
+Status RunRevoke(const Options& o) {
+  if (!o.yes) {
+    return InvalidArgument(
+        "revocation is irreversible: the member key can never publish again, on any node. "
+        "Add --yes to go ahead");
+  }
+  if (!o.member_key.empty()) {  // offline: write the revocation to a file
+    HM_ASSIGN_OR_RETURN(SecretKey member, ReadSecretKeyFile(o.member_key));
+    HM_ASSIGN_OR_RETURN(std::string revocation, BuildRevocation(member));
+    HM_RETURN_IF_ERROR(WriteFileAtomic(o.out, revocation, 0644, /*replace=*/false));
+    HM_ASSIGN_OR_RETURN(ManifestInfo info, VerifySignedManifest(revocation));
+    api::ManifestView view = ToProto(info, o.out);
+    if (o.json) {
+      PrintJson(view);
+      return Status::Ok();
+    }
+    std::cout << "Wrote the revocation to " << o.out << "\n";
+    PrintManifestView(view);
+    std::cout << "Install it on the member's node: hashmesh-keys install --dir DIR --manifest "
+              << o.out << "\n";
+    return Status::Ok();
+  }
+  HM_ASSIGN_OR_RETURN(KeyDirInfo info, RevokeMemberKey(o.dir));
+  if (o.json) {
+    PrintJson(ToProto(info));
+    return Status::Ok();
+  }
+  std::cout << "Revoked member " << KeyToText(info.member_key) << "\n";
+  PrintKeysInfo(info);
+  std::cout << "A running hashmeshd publishes the revocation on reload (systemctl reload "
+               "hashmeshd) and never publishes again.\n";
   return Status::Ok();
 }
 
@@ -190,6 +340,18 @@ constexpr const char* kFooter = R"(Commands, with examples:
                  hashmesh-keys trust remove --trust /etc/hashmesh/trust.toml --name bka
   trust list   list the trusted members
                  hashmesh-keys trust list --trust /etc/hashmesh/trust.toml
+  rotate       new node signing key under a new manifest (member.key in --dir)
+                 hashmesh-keys rotate --dir /var/lib/hashmesh/keys [--compromised-after SEQ]
+               or, with the member key offline, three steps:
+                 hashmesh-keys rotate --dir /var/lib/hashmesh/keys --request rotation.req
+                 hashmesh-keys sign --member-key member.key --request rotation.req --out m.bin
+                 hashmesh-keys install --dir /var/lib/hashmesh/keys --manifest m.bin
+  revoke       revoke the member key for good (member.key in --dir, or offline with --out)
+                 hashmesh-keys revoke --dir /var/lib/hashmesh/keys --yes
+                 hashmesh-keys revoke --member-key member.key --out revocation.bin --yes
+  install      install a manifest or revocation signed elsewhere (see rotate, revoke)
+
+After rotate, install or revoke, reload the running node: systemctl reload hashmeshd.
 
 Roles: platform, authority, auditor, replica. With --json each command prints one JSON document on
 stdout; errors go to stderr with a non-zero exit status (1: failed, 2: bad command line).
@@ -252,6 +414,60 @@ int Main(int argc, char** argv) {
   list->add_option("--trust", o.trust, "trust store file")->required();
   list->footer("Example: hashmesh-keys trust list --trust trust.toml --json\n");
 
+  CLI::App* rotate = app.add_subcommand(
+      "rotate", "Rotate the node signing key: new key, manifest seq + 1, new certificate");
+  rotate->add_option("--dir", o.dir, "key directory")->required();
+  rotate->add_option("--compromised-after", o.compromised_after,
+                     "feed seq after which this member's records signed by the old key are void "
+                     "(the old key was compromised)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{0xFFFFFFFE}));
+  rotate->add_option("--request", o.request,
+                     "member key kept offline: write a rotation request to this file (then "
+                     "hashmesh-keys sign, then hashmesh-keys install)");
+  rotate->footer(
+      "Examples:\n"
+      "  hashmesh-keys rotate --dir /var/lib/hashmesh/keys\n"
+      "  hashmesh-keys rotate --dir /var/lib/hashmesh/keys --compromised-after 1200\n"
+      "  hashmesh-keys rotate --dir /var/lib/hashmesh/keys --request rotation.req\n"
+      "Then reload the node (systemctl reload hashmeshd).\n");
+
+  CLI::App* sign = app.add_subcommand(
+      "sign", "Sign a rotation request with the member key (on the machine that holds it)");
+  sign->add_option("--member-key", o.member_key, "the member key file (member.key)")->required();
+  sign->add_option("--request", o.request, "request written by hashmesh-keys rotate --request")
+      ->required();
+  sign->add_option("--out", o.out, "file to write the signed manifest to (must not exist)")
+      ->required();
+  sign->footer(
+      "Example: hashmesh-keys sign --member-key /media/offline/member.key --request "
+      "rotation.req --out manifest.signed\n");
+
+  CLI::App* install = app.add_subcommand(
+      "install", "Install a manifest signed elsewhere: a rotation or a revocation");
+  install->add_option("--dir", o.dir, "key directory")->required();
+  install->add_option("--manifest", o.manifest, "file written by hashmesh-keys sign or revoke")
+      ->required();
+  install->footer(
+      "Example: hashmesh-keys install --dir /var/lib/hashmesh/keys --manifest manifest.signed\n"
+      "Then reload the node (systemctl reload hashmeshd).\n");
+
+  CLI::App* revoke = app.add_subcommand(
+      "revoke", "Revoke the member key for good: its node publishes the revocation, then nothing");
+  CLI::Option* revoke_dir = revoke->add_option("--dir", o.dir, "key directory holding member.key");
+  CLI::Option* revoke_member =
+      revoke->add_option("--member-key", o.member_key, "member key file (offline revocation)");
+  CLI::Option* revoke_out =
+      revoke->add_option("--out", o.out, "with --member-key: file to write the revocation to");
+  revoke->add_flag("--yes", o.yes, "confirm: this cannot be undone");
+  revoke_dir->excludes(revoke_member);
+  revoke_member->needs(revoke_out);
+  revoke_out->needs(revoke_member);
+  revoke->footer(
+      "Examples:\n"
+      "  hashmesh-keys revoke --dir /var/lib/hashmesh/keys --yes\n"
+      "  hashmesh-keys revoke --member-key /media/offline/member.key --out revocation.bin --yes\n"
+      "     (then on the node: hashmesh-keys install --dir DIR --manifest revocation.bin)\n");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -259,6 +475,10 @@ int Main(int argc, char** argv) {
   }
   if (remove->parsed() && remove_name->count() == 0 && remove_member->count() == 0) {
     std::cerr << "hashmesh-keys trust remove: give --name NAME or --member ID\n";
+    return kExitUsage;
+  }
+  if (revoke->parsed() && revoke_dir->count() == 0 && revoke_member->count() == 0) {
+    std::cerr << "hashmesh-keys revoke: give --dir DIR, or --member-key FILE --out FILE\n";
     return kExitUsage;
   }
 
@@ -277,6 +497,14 @@ int Main(int argc, char** argv) {
     status = RunTrustRemove(o);
   } else if (list->parsed()) {
     status = RunTrustList(o);
+  } else if (rotate->parsed()) {
+    status = RunRotate(o);
+  } else if (sign->parsed()) {
+    status = RunSign(o);
+  } else if (install->parsed()) {
+    status = RunInstall(o);
+  } else if (revoke->parsed()) {
+    status = RunRevoke(o);
   }
   if (!status.ok()) {
     std::cerr << "hashmesh-keys: " << status.message() << "\n";

@@ -17,6 +17,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "keys/key_rotation.h"
 #include "keys/tls_cert.h"
 
 namespace hashmesh {
@@ -201,6 +202,8 @@ KeyDirInfo NodeIdentity::Info() const {
   info.manifest_seq = manifest.seq;
   info.member_key_present = member_key_present;
   info.certificate_path = certificate_path;
+  info.revoked = !revocation_bytes.empty();
+  info.rotation_pending = rotation_pending;
   return info;
 }
 
@@ -361,6 +364,7 @@ Result<NodeIdentity> LoadNodeIdentity(const std::string& dir) {
   }
 
   HM_ASSIGN_OR_RETURN(std::string name, ReadName(dir));
+  HM_RETURN_IF_ERROR(FinishInterruptedRotation(dir));
 
   std::string node_path = JoinPath(dir, kNodeKeyFile);
   HM_ASSIGN_OR_RETURN(SecretKey node_key, ReadSecretKeyFile(node_path));
@@ -399,6 +403,21 @@ Result<NodeIdentity> LoadNodeIdentity(const std::string& dir) {
     identity.member_key_present = true;
   } else if (member.status().code() != StatusCode::kNotFound) {
     return member.status();
+  }
+
+  identity.rotation_pending = PathExists(JoinPath(dir, kNextNodeKeyFile));
+  std::string revocation_path = JoinPath(dir, kRevocationFile);
+  if (PathExists(revocation_path)) {
+    HM_ASSIGN_OR_RETURN(identity.revocation_bytes,
+                        ReadRegularFile(revocation_path, kMaxManifestFile, /*secret=*/false));
+    Result<ManifestInfo> revocation = VerifySignedManifest(identity.revocation_bytes);
+    if (!revocation.ok()) {
+      return Corruption(revocation_path + ": corrupt: " + revocation.status().message());
+    }
+    if (!revocation->revoked() || revocation->member_key != identity.manifest.member_key) {
+      return Corruption(revocation_path + ": not a revocation of member " +
+                        KeyToText(identity.manifest.member_key));
+    }
   }
 
   identity.certificate_path = JoinPath(dir, kCertificateFile);

@@ -11,9 +11,7 @@
 //   name          the node name and a newline, 0644.
 // Every file is written atomically (temporary file, fsync, rename or link, fsync of the dir).
 //
-// Room for key rotation (a later `hashmesh-keys rotate`): it writes the new node key to
-// node.key.next, then a manifest.bin with seq + 1 certifying it, then renames node.key.next over
-// node.key and rewrites node.crt. Until then, LoadNodeIdentity reports the mismatch.
+// Key rotation and revocation (node.key.next, revocation.bin) are in key_rotation.h.
 //
 // Thread-safety: the functions are thread-safe, but nothing stops two processes from writing the
 // same directory at once; they are meant for one admin tool or one daemon per directory.
@@ -47,6 +45,8 @@ struct KeyDirInfo {
   uint32_t manifest_seq = 0;
   bool member_key_present = false;
   std::string certificate_path;
+  bool revoked = false;           // revocation.bin holds a revocation of the member key
+  bool rotation_pending = false;  // node.key.next waits for a signed manifest
 };
 
 // A loaded, checked key directory: what the daemon signs and shakes hands with. Move-only.
@@ -61,6 +61,10 @@ struct NodeIdentity {
   std::string certificate_path;
   std::string certificate_pem;  // contents of node.crt, checked to be over node_key
   bool member_key_present = false;
+  bool rotation_pending = false;
+  // A verified revocation of this member (revocation.bin), or empty. The node publishes it
+  // (signed by node_key under `manifest`) and publishes nothing after it.
+  std::string revocation_bytes;
 
   const PublicKey& member_key() const { return manifest.member_key; }
   KeyDirInfo Info() const;
@@ -79,7 +83,8 @@ Result<KeyDirInfo> InitKeyDir(const std::string& dir, const std::string& name);
 //   Corruption        a file does not parse, the manifest does not verify, or files do not match
 //                     (manifest for another node key, member.key not the manifest's member,
 //                     certificate over another key);
-//   FailedPrecondition  the manifest revokes the member key.
+//   FailedPrecondition  manifest.bin itself is a revocation.
+// Finishes a rotation interrupted after its commit point first (FinishInterruptedRotation).
 // A directory that group or others may read only logs a warning.
 Result<NodeIdentity> LoadNodeIdentity(const std::string& dir);
 

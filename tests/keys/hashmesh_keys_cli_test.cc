@@ -280,3 +280,52 @@ TEST_F(HashmeshKeysCliTest, Help) {
 
 }  // namespace
 }  // namespace hashmesh
+
+namespace hashmesh {
+namespace {
+
+TEST_F(HashmeshKeysCliTest, RotateOfflineSignInstallAndRevokeJson) {
+  std::string dir = root_ + "/keys", offline = root_ + "/offline.key";
+  api::KeysInfo init;
+  RunJson({"init", "--dir", dir, "--name", "node-a", "--json"}, &init);
+
+  api::KeysInfo rotated;
+  RunJson({"rotate", "--dir", dir, "--compromised-after", "9", "--json"}, &rotated);
+  EXPECT_EQ(rotated.manifest_seq(), 2u);
+  EXPECT_EQ(rotated.member_id(), init.member_id());
+  EXPECT_NE(rotated.signing_key(), init.signing_key());
+
+  fs::rename(dir + "/member.key", offline);
+  RunResult refused = Run({"rotate", "--dir", dir});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("--request"), std::string::npos) << refused.err;
+
+  api::ManifestView request;
+  RunJson({"rotate", "--dir", dir, "--request", root_ + "/r.req", "--json"}, &request);
+  EXPECT_EQ(request.manifest_seq(), 3u);
+  api::ManifestView signed_view;
+  RunJson({"sign", "--member-key", offline, "--request", root_ + "/r.req", "--out",
+           root_ + "/m.bin", "--json"},
+          &signed_view);
+  EXPECT_EQ(signed_view.signing_key(), request.signing_key());
+  api::KeysInfo installed;
+  RunJson({"install", "--dir", dir, "--manifest", root_ + "/m.bin", "--json"}, &installed);
+  EXPECT_EQ(installed.manifest_seq(), 3u);
+  EXPECT_EQ(installed.signing_key(), request.signing_key());
+
+  // Revocation needs --yes; offline it is written to a file and installed.
+  RunResult unconfirmed = Run({"revoke", "--member-key", offline, "--out", root_ + "/rev.bin"});
+  EXPECT_EQ(unconfirmed.exit_code, 1);
+  EXPECT_NE(unconfirmed.err.find("--yes"), std::string::npos) << unconfirmed.err;
+  api::ManifestView revocation;
+  RunJson({"revoke", "--member-key", offline, "--out", root_ + "/rev.bin", "--yes", "--json"},
+          &revocation);
+  EXPECT_TRUE(revocation.revocation());
+  RunJson({"install", "--dir", dir, "--manifest", root_ + "/rev.bin", "--json"}, &installed);
+  EXPECT_TRUE(installed.revoked());
+  EXPECT_EQ(Run({"rotate", "--dir", dir, "--request", root_ + "/r2.req"}).exit_code, 1);
+  EXPECT_EQ(Run({"revoke", "--yes"}).exit_code, 2);  // neither --dir nor --member-key
+}
+
+}  // namespace
+}  // namespace hashmesh

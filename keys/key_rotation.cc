@@ -1,0 +1,181 @@
+// Key rotation and revocation of a key directory.
+#include "keys/key_rotation.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/manifest.h"
+#include "keys/tls_cert.h"
+
+namespace hashmesh {
+namespace {
+
+constexpr size_t kMaxSmallFile = 64 * 1024;
+constexpr uint32_t kPublicMode = 0644;
+constexpr uint32_t kSecretMode = 0600;
+
+std::string Path(const std::string& dir, std::string_view file) {
+  return dir + "/" + std::string(file);
+}
+
+bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+Result<std::string> ReadName(const std::string& dir) {
+  HM_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(Path(dir, kNameFile), kMaxSmallFile));
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
+// The next node key: the one a previous request left in node.key.next, or a new one.
+Result<SecretKey> NextNodeKey(const std::string& dir) {
+  const std::string path = Path(dir, kNextNodeKeyFile);
+  if (Exists(path)) return ReadSecretKeyFile(path);
+  SecretKey next = SecretKey::Generate();
+  HM_RETURN_IF_ERROR(WriteSecretKeyFile(path, next));
+  return next;
+}
+
+// The identity a rotation or revocation starts from; refuses once the member key is revoked.
+Result<NodeIdentity> LoadForChange(const std::string& dir) {
+  HM_ASSIGN_OR_RETURN(NodeIdentity identity, LoadNodeIdentity(dir));
+  if (!identity.revocation_bytes.empty()) {
+    return FailedPrecondition(Path(dir, kRevocationFile) + ": member key " +
+                              KeyToText(identity.member_key()) +
+                              " is revoked; its keys can no longer change");
+  }
+  return identity;
+}
+
+Status CheckCompromisePoint(uint64_t compromised_after) {
+  if (compromised_after > 0xFFFFFFFFull) {
+    return InvalidArgument("--compromised-after must be a feed seq (at most 4294967295)");
+  }
+  return Status::Ok();
+}
+
+// Writes the manifest (the commit point), then the certificate and node.key.
+Status CommitRotation(const std::string& dir, std::string_view manifest) {
+  HM_RETURN_IF_ERROR(WriteFileAtomic(Path(dir, kManifestFile), manifest, kPublicMode,
+                                     /*replace=*/true));
+  return FinishInterruptedRotation(dir);
+}
+
+Result<KeyDirInfo> Reloaded(const std::string& dir) {
+  HM_ASSIGN_OR_RETURN(NodeIdentity identity, LoadNodeIdentity(dir));
+  return identity.Info();
+}
+
+}  // namespace
+
+Status FinishInterruptedRotation(const std::string& dir) {
+  const std::string next_path = Path(dir, kNextNodeKeyFile);
+  if (!Exists(next_path)) return Status::Ok();
+  HM_ASSIGN_OR_RETURN(std::string manifest_bytes,
+                      ReadSmallFile(Path(dir, kManifestFile), kMaxSmallFile));
+  auto manifest = VerifySignedManifest(manifest_bytes);
+  // A manifest that does not verify is LoadNodeIdentity's to report.
+  if (!manifest.ok() || manifest->revoked()) return Status::Ok();
+  HM_ASSIGN_OR_RETURN(SecretKey next, ReadSecretKeyFile(next_path));
+  if (manifest->signing_key != next.public_key()) return Status::Ok();  // a pending request
+
+  HM_ASSIGN_OR_RETURN(std::string name, ReadName(dir));
+  HM_ASSIGN_OR_RETURN(std::string certificate, MakeSelfSignedCertificate(next, name, NowMs()));
+  HM_RETURN_IF_ERROR(WriteFileAtomic(Path(dir, kCertificateFile), certificate, kPublicMode,
+                                     /*replace=*/true));
+  std::string seed_text = SeedToText(next.seed()) + "\n";
+  Status written =
+      WriteFileAtomic(Path(dir, kNodeKeyFile), seed_text, kSecretMode, /*replace=*/true);
+  std::fill(seed_text.begin(), seed_text.end(), '\0');
+  HM_RETURN_IF_ERROR(written);
+  if (unlink(next_path.c_str()) != 0 && errno != ENOENT) {
+    return IoError(next_path + ": cannot remove: " + std::strerror(errno));
+  }
+  LogNotice("node key rotated")
+      .Kv("dir", dir)
+      .Kv("manifest_seq", manifest->seq)
+      .Kv("signing_key", KeyToText(next.public_key()));
+  return Status::Ok();
+}
+
+Result<KeyDirInfo> RotateNodeKey(const std::string& dir, uint64_t compromised_after) {
+  HM_ASSIGN_OR_RETURN(NodeIdentity identity, LoadForChange(dir));
+  HM_RETURN_IF_ERROR(CheckCompromisePoint(compromised_after));
+  if (!identity.member_key_present) {
+    return FailedPrecondition(Path(dir, kMemberKeyFile) +
+                              " is not here: rotate with --request FILE, sign the request where "
+                              "the member key is (hashmesh-keys sign), then install it "
+                              "(hashmesh-keys install)");
+  }
+  HM_ASSIGN_OR_RETURN(SecretKey member, ReadSecretKeyFile(Path(dir, kMemberKeyFile)));
+  HM_ASSIGN_OR_RETURN(SecretKey next, NextNodeKey(dir));
+  HM_ASSIGN_OR_RETURN(std::string manifest,
+                      BuildSignedManifest(member, &next, identity.manifest.seq + 1, NowMs(),
+                                          compromised_after));
+  HM_RETURN_IF_ERROR(CommitRotation(dir, manifest));
+  return Reloaded(dir);
+}
+
+Result<std::string> RequestRotation(const std::string& dir, uint64_t compromised_after) {
+  HM_ASSIGN_OR_RETURN(NodeIdentity identity, LoadForChange(dir));
+  HM_RETURN_IF_ERROR(CheckCompromisePoint(compromised_after));
+  HM_ASSIGN_OR_RETURN(SecretKey next, NextNodeKey(dir));
+  return BuildManifestRequest(next, identity.member_key(), identity.manifest.seq + 1, NowMs(),
+                              compromised_after);
+}
+
+Result<KeyDirInfo> InstallManifest(const std::string& dir, std::string_view manifest_bytes) {
+  HM_ASSIGN_OR_RETURN(NodeIdentity identity, LoadForChange(dir));
+  auto manifest = VerifySignedManifest(manifest_bytes);
+  if (!manifest.ok()) return InvalidArgument("manifest: " + manifest.status().message());
+  if (manifest->member_key != identity.member_key()) {
+    return InvalidArgument("manifest is for member " + KeyToText(manifest->member_key) +
+                           ", this node is member " + KeyToText(identity.member_key()));
+  }
+  if (manifest->revoked()) {
+    HM_RETURN_IF_ERROR(WriteFileAtomic(Path(dir, kRevocationFile), manifest_bytes, kPublicMode,
+                                       /*replace=*/false));
+    return Reloaded(dir);
+  }
+  if (manifest->seq <= identity.manifest.seq) {
+    return InvalidArgument("manifest seq " + std::to_string(manifest->seq) +
+                           " does not supersede this node's manifest seq " +
+                           std::to_string(identity.manifest.seq));
+  }
+  const std::string next_path = Path(dir, kNextNodeKeyFile);
+  if (!Exists(next_path)) {
+    return FailedPrecondition(next_path + " is missing: request a rotation on this node first");
+  }
+  HM_ASSIGN_OR_RETURN(SecretKey next, ReadSecretKeyFile(next_path));
+  if (manifest->signing_key != next.public_key()) {
+    return InvalidArgument("manifest certifies signing key " + KeyToText(*manifest->signing_key) +
+                           ", but " + next_path + " holds " + KeyToText(next.public_key()));
+  }
+  HM_RETURN_IF_ERROR(CommitRotation(dir, manifest_bytes));
+  return Reloaded(dir);
+}
+
+Result<std::string> BuildRevocation(const SecretKey& member) {
+  return BuildSignedManifest(member, nullptr, kRevocationManifestSeq, NowMs(),
+                             /*compromised_after=*/0);
+}
+
+Result<KeyDirInfo> RevokeMemberKey(const std::string& dir) {
+  HM_ASSIGN_OR_RETURN(NodeIdentity identity, LoadForChange(dir));
+  if (!identity.member_key_present) {
+    return FailedPrecondition(Path(dir, kMemberKeyFile) +
+                              " is not here: build the revocation where the member key is "
+                              "(hashmesh-keys revoke --member-key FILE --out FILE), then install "
+                              "it (hashmesh-keys install)");
+  }
+  HM_ASSIGN_OR_RETURN(SecretKey member, ReadSecretKeyFile(Path(dir, kMemberKeyFile)));
+  HM_ASSIGN_OR_RETURN(std::string revocation, BuildRevocation(member));
+  HM_RETURN_IF_ERROR(WriteFileAtomic(Path(dir, kRevocationFile), revocation, kPublicMode,
+                                     /*replace=*/false));
+  return Reloaded(dir);
+}
+
+}  // namespace hashmesh
