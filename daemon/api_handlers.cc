@@ -413,7 +413,9 @@ HttpResponse ApiHandlers::Record(std::string_view id_hex) const {
   auto record = ParseRecordBytes(**bytes);
   if (!record.ok()) return ErrorResponseFor(record.status());
   auto trust = ctx_.trust();
-  return Json(ToRecordView(*record, trust.get()));
+  api::RecordView view = ToRecordView(*record, trust.get());
+  view.set_voided(ctx_.compromise != nullptr && ctx_.compromise->IsVoid(*record));
+  return Json(view);
 }
 
 HttpResponse ApiHandlers::Feeds() const {
@@ -461,7 +463,9 @@ HttpResponse ApiHandlers::Feed(std::string_view author_text, std::string_view qu
   for (const auto& bytes : *records) {
     auto r = ParseRecordBytes(bytes);
     if (!r.ok()) return ErrorResponseFor(r.status());
-    *out.add_records() = ToRecordView(*r, trust.get());
+    api::RecordView* view = out.add_records();
+    *view = ToRecordView(*r, trust.get());
+    view->set_voided(ctx_.compromise != nullptr && ctx_.compromise->IsVoid(*r));
   }
   return Json(out);
 }

@@ -25,6 +25,7 @@ struct ApiContext {
   Writer* writer = nullptr;
   const Matcher* matcher = nullptr;
   const PdqSignalIndex* index = nullptr;
+  const CompromisePoints* compromise = nullptr;  // may be null: nothing is void
   PublicKey member{};
   std::function<std::shared_ptr<const TrustStore>()> trust;
   std::function<std::shared_ptr<const NodeConfig>()> config;

@@ -95,7 +95,8 @@ Status ExportTeCsv(const Context& ctx, Output* out, api::ExportSummary* summary)
   std::set<std::string> collabs;
   HM_RETURN_IF_ERROR(out->Write(std::string(kTeCsvHeader) + "\n"));
   for (const auto& r : records) {
-    if (r.kind() != "signal" || retracted.count(r.id()) > 0 || SignalExpired(r.signal(), now)) {
+    if (r.kind() != "signal" || r.voided() || retracted.count(r.id()) > 0 ||
+        SignalExpired(r.signal(), now)) {
       continue;
     }
     TeRow row;

@@ -123,6 +123,7 @@ api::VerifyLogReport LogVerifier::Finish() const {
     }
     FeedState state;
     std::set<RecordId> own_ids;
+    std::vector<const Item*> chain;  // the records followed, in seq order
     uint32_t author_verified = 0;
     for (auto it = by_seq.begin(); it != by_seq.end(); ++it) {
       const uint64_t seq = it->first;
@@ -207,10 +208,29 @@ api::VerifyLogReport LogVerifier::Finish() const {
       }
       AdvanceFeed(*chosen->record, &state);
       own_ids.insert(chosen->record->id);
+      chain.push_back(chosen);
       if (member != nullptr && chosen->issues.empty()) ++author_verified;
     }
     verified += author_verified;
     if (author_verified > 0) ++members;
+    // Valid, but void: the author later named a compromise point before them.
+    for (const Item* item : chain) {
+      for (const auto& [manifest_seq, manifest] : state.manifests) {
+        if (!VoidedBy(*item->record, manifest)) continue;
+        const Entry& e = entries_[item->entry];
+        api::LogProblem* v = report.add_voided();
+        v->set_file(e.file);
+        v->set_line(e.line);
+        v->set_author(e.view.author());
+        v->set_author_name(member != nullptr ? member->name : e.view.author_name());
+        v->set_seq(e.view.seq());
+        v->set_id(e.view.id());
+        v->set_problem("void: manifest seq " + std::to_string(manifest_seq) +
+                       " names the author's old key compromised after feed seq " +
+                       std::to_string(manifest.compromised_after));
+        break;
+      }
+    }
   }
 
   for (const Item& item : items) {
@@ -240,9 +260,14 @@ api::VerifyLogReport LogVerifier::Finish() const {
   report.set_members(members);
   for (auto& p : problems) *report.add_problems() = std::move(p);
   report.set_ok(report.problems_size() == 0);
+  report.set_void_records(static_cast<uint32_t>(report.voided_size()));
   report.set_summary("verified " + std::to_string(verified) + " records from " +
-                     std::to_string(members) + " members; " +
-                     std::to_string(report.problems_size()) + " problems");
+                     std::to_string(members) + " members" +
+                     (report.voided_size() > 0
+                          ? " (" + std::to_string(report.voided_size()) +
+                                " of them void after a compromise point)"
+                          : std::string()) +
+                     "; " + std::to_string(report.problems_size()) + " problems");
   return report;
 }
 

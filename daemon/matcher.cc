@@ -76,6 +76,7 @@ Result<bool> Matcher::Describe(const RecordLocation& loc, int distance, const Ma
   if (!bytes) return false;  // cannot happen: index and store are written together
   HM_ASSIGN_OR_RETURN(ParsedRecord record, ParseRecordBytes(*bytes));
   if (record.kind != RecordKind::kSignal) return false;
+  if (compromise_ != nullptr && compromise_->IsVoid(record)) return false;
   const pb::Signal& signal = record.body.signal();
   if (spec.kind == SignalKind::kPdq && !spec.include_low_quality && signal.has_quality() &&
       signal.quality() < static_cast<uint32_t>(kPdqMinQuality)) {
@@ -120,6 +121,7 @@ Result<bool> Matcher::Describe(const RecordLocation& loc, int distance, const Ma
     HM_ASSIGN_OR_RETURN(auto ref_bytes, store_->GetRecord(ref_loc));
     if (!ref_bytes) continue;
     HM_ASSIGN_OR_RETURN(ParsedRecord ref, ParseRecordBytes(*ref_bytes));
+    if (compromise_ != nullptr && compromise_->IsVoid(ref)) continue;
     const TrustMember* ref_author = trust.FindByKey(ref.author);
     if (ref_author == nullptr || IsIgnored(policy, ref.author)) continue;
     const bool platform = ref_author->HasRole(Role::kPlatform);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/signal_value.h"
+#include "daemon/compromise_points.h"
 #include "daemon/node_config.h"
 #include "daemon/pdq_signal_index.h"
 #include "daemon/policy.h"
@@ -28,7 +29,10 @@ Result<MatchSpec> ParseMatchQuery(const api::MatchQuery& query, const PolicyConf
 
 class Matcher {
  public:
-  Matcher(const Store* store, const PdqSignalIndex* index) : store_(store), index_(index) {}
+  // `compromise` (may be null) tells which records are void after a compromise point.
+  Matcher(const Store* store, const PdqSignalIndex* index,
+          const CompromisePoints* compromise = nullptr)
+      : store_(store), index_(index), compromise_(compromise) {}
 
   Result<api::MatchResponse> Match(const MatchSpec& spec, const TrustStore& trust,
                                    const PolicyConfig& policy, uint64_t now_ms) const;
@@ -41,6 +45,7 @@ class Matcher {
 
   const Store* store_;
   const PdqSignalIndex* index_;
+  const CompromisePoints* compromise_;
 };
 
 }  // namespace hashmesh

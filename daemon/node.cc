@@ -45,12 +45,15 @@
 namespace hashmesh {
 
 struct Node::Impl {
-  explicit Impl(NodeIdentity id) : identity(std::move(id)) {}
+  explicit Impl(NodeIdentity id) {
+    identities.push_back(std::make_unique<NodeIdentity>(std::move(id)));
+    current_identity = identities.back().get();
+  }
 
   std::shared_ptr<const NodeConfig> config;
-  NodeIdentity identity;
   std::unique_ptr<Store> store;
   PdqSignalIndex index;
+  CompromisePoints compromise;
   std::unique_ptr<Writer> writer;
   std::unique_ptr<IngestPipeline> pipeline;
   std::unique_ptr<PeerManager> peers;
@@ -72,6 +75,10 @@ struct Node::Impl {
 
   mutable std::mutex snapshot_mu;
   std::shared_ptr<const TrustStore> trust;  // GUARDED_BY(snapshot_mu)
+  // Every identity loaded since start. Never freed while the node runs: the writer holds their
+  // keys (an old one signs nothing new) and references handed out outlive a swap.
+  std::vector<std::unique_ptr<NodeIdentity>> identities;  // GUARDED_BY(snapshot_mu)
+  const NodeIdentity* current_identity = nullptr;         // GUARDED_BY(snapshot_mu)
 
   std::mutex streams_mu;
   std::vector<std::weak_ptr<StreamChannel>> streams;  // GUARDED_BY(streams_mu)
@@ -84,6 +91,13 @@ struct Node::Impl {
     std::lock_guard lock(snapshot_mu);
     return config;
   }
+  const NodeIdentity& Identity() const {
+    std::lock_guard lock(snapshot_mu);
+    return *current_identity;
+  }
+
+  // Reload of the key directory: publishes a rotation or revocation found there.
+  Status ReloadKeys(const std::string& keys_dir);
 
   void OnCommit(const std::vector<ParsedRecord>& records);
   void FillStatus(api::StatusResponse* status) const;
@@ -226,15 +240,16 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   chmod(config.data_dir.c_str(), 0750);
   HM_ASSIGN_OR_RETURN(int lock_fd, LockDataDir(config.data_dir));
 
-  auto identity = EnsureNodeIdentity(config.keys_dir, config.name);
-  if (!identity.ok()) {
+  auto loaded_identity = EnsureNodeIdentity(config.keys_dir, config.name);
+  if (!loaded_identity.ok()) {
     close(lock_fd);
-    return identity.status().WithContext("keys");
+    return loaded_identity.status().WithContext("keys");
   }
-  auto impl = std::make_unique<Impl>(std::move(*identity));
+  auto impl = std::make_unique<Impl>(std::move(*loaded_identity));
   Impl& n = *impl;
   n.lock_fd = lock_fd;
-  HM_ASSIGN_OR_RETURN(n.trust, LoadOrCreateTrust(config, n.identity));
+  const NodeIdentity& identity = n.Identity();
+  HM_ASSIGN_OR_RETURN(n.trust, LoadOrCreateTrust(config, identity));
   n.config = std::make_shared<const NodeConfig>(config);
 
   HM_ASSIGN_OR_RETURN(n.store,
@@ -242,23 +257,24 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
                                    .initial_map_bytes = uint64_t(config.map_size_mib) << 20}));
   const auto index_started = std::chrono::steady_clock::now();
   HM_RETURN_IF_ERROR(n.index.Load(*n.store));
+  HM_RETURN_IF_ERROR(n.compromise.Load(*n.store));
   LogInfo("PDQ index built")
       .Kv("hashes", n.index.size())
       .Kv("ms", std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::steady_clock::now() - index_started)
                     .count());
 
-  OwnFeedIdentity own{n.identity.member_key(), &n.identity.node_key, n.identity.manifest.seq,
-                      n.identity.manifest_bytes};
+  OwnFeedIdentity own{identity.member_key(), &identity.node_key, identity.manifest.seq,
+                      identity.manifest_bytes, identity.revocation_bytes};
   Impl* self = &n;
   // A node with peers and an empty own feed may have lost its data: it recovers its feed from
   // its peers before it publishes anything, so it never forks itself.
-  HM_ASSIGN_OR_RETURN(auto own_head, n.store->Head(n.identity.member_key()));
+  HM_ASSIGN_OR_RETURN(auto own_head, n.store->Head(identity.member_key()));
   const bool federated = !config.listen.empty() || !config.peers.empty() ||
                          std::any_of(n.trust->members().begin(), n.trust->members().end(),
                                      [&](const TrustMember& m) {
                                        return !m.address.empty() &&
-                                              m.member_key != n.identity.member_key();
+                                              m.member_key != identity.member_key();
                                      });
   const bool recover = federated && !own_head.has_value() &&
                        (!config.peers.empty() || std::any_of(n.trust->members().begin(),
@@ -266,7 +282,7 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
                                                              [&](const TrustMember& m) {
                                                                return !m.address.empty() &&
                                                                       m.member_key !=
-                                                                          n.identity.member_key();
+                                                                          identity.member_key();
                                                              }));
   WriterOptions writer_options;
   writer_options.defer_own_manifest = recover;
@@ -276,24 +292,31 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
         return ValidateIncomingRecord(r, feed, *self->Trust(), *self->store);
       },
       writer_options);
+  // Compromise points before the index and streams hear of a commit: a match right after sees
+  // the records a new manifest voids.
+  n.writer->AddCommitListener([self](const std::vector<ParsedRecord>& rs) {
+    self->compromise.OnCommit(rs);
+  });
   n.writer->AddCommitListener([self](const std::vector<ParsedRecord>& rs) { self->OnCommit(rs); });
   n.pipeline = std::make_unique<IngestPipeline>(n.store.get(), n.writer.get());
   if (federated) {
     SyncContext sync;
     sync.store = n.store.get();
     sync.pipeline = n.pipeline.get();
-    sync.member = n.identity.member_key();
-    sync.node_key = n.identity.node_key.public_key();
-    sync.manifest = n.identity.manifest_bytes;
-    sync.node_name = n.identity.name;
+    sync.member = identity.member_key();
+    sync.local_keys = [self] {
+      const NodeIdentity& current = self->Identity();
+      return LocalPeerKeys{current.node_key.public_key(), current.manifest_bytes};
+    };
+    sync.node_name = identity.name;
     sync.trust = [self] { return self->Trust(); };
     PeerManagerOptions popts;
     popts.listen = config.listen;
     popts.peers = config.peers;
     popts.ban_duration = std::chrono::seconds(config.ban_seconds);
     popts.heads_interval = std::chrono::seconds(config.heads_interval_seconds);
-    n.peers = std::make_unique<PeerManager>(std::move(sync), popts, n.identity.node_key.seed(),
-                                            n.identity.certificate_pem);
+    n.peers = std::make_unique<PeerManager>(std::move(sync), popts, identity.node_key.seed(),
+                                            identity.certificate_pem);
     PeerManager* peers = n.peers.get();
     n.writer->AddCommitListener([peers](const std::vector<ParsedRecord>& rs) { peers->OnCommit(rs); });
     n.writer->AddEquivocationListener([peers](const std::string& p) { peers->OnEquivocation(p); });
@@ -328,7 +351,7 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
       });
     }
   }
-  n.matcher = std::make_unique<Matcher>(n.store.get(), &n.index);
+  n.matcher = std::make_unique<Matcher>(n.store.get(), &n.index, &n.compromise);
 
   std::unique_ptr<Node> node(new Node(std::move(impl)));
   ApiContext ctx;
@@ -336,7 +359,8 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   ctx.writer = n.writer.get();
   ctx.matcher = n.matcher.get();
   ctx.index = &n.index;
-  ctx.member = n.identity.member_key();
+  ctx.compromise = &n.compromise;
+  ctx.member = identity.member_key();
   ctx.trust = [self] { return self->Trust(); };
   ctx.config = [self] { return self->Config(); };
   ctx.fill_status = [self](api::StatusResponse* s) { self->FillStatus(s); };
@@ -389,8 +413,8 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   }
   // Everything that serves is up (sockets, peer listener, metrics): only now is the node ready.
   LogNotice("hashmeshd ready")
-      .Kv("member", KeyToText(n.identity.member_key()))
-      .Kv("name", n.identity.name)
+      .Kv("member", KeyToText(identity.member_key()))
+      .Kv("name", identity.name)
       .Kv("data", config.data_dir)
       .Kv("socket", config.socket)
       .Kv("admin_socket", config.admin_socket)
@@ -448,12 +472,19 @@ Result<api::ReloadResponse> Node::Reload() {
     config.log_level = fresh.log_level;
   }
   HM_ASSIGN_OR_RETURN(TrustStore trust, LoadTrustStore(config.trust_file));
+  HM_RETURN_IF_ERROR(n.ReloadKeys(config.keys_dir).WithContext("keys"));
   LogLevel level;
   ParseLogLevel(config.log_level, &level);
   SetLogLevel(level);
   api::ReloadResponse out;
   out.set_trusted_members(static_cast<uint32_t>(trust.size()));
   out.set_log_level(config.log_level);
+  {
+    const NodeIdentity& identity = n.Identity();
+    out.set_manifest_seq(identity.manifest.seq);
+    out.set_signing_key(KeyToText(identity.node_key.public_key()));
+    out.set_revoked(n.writer->revoked() || !identity.revocation_bytes.empty());
+  }
   {
     std::lock_guard lock(n.snapshot_mu);
     n.trust = std::make_shared<const TrustStore>(std::move(trust));
@@ -462,6 +493,48 @@ Result<api::ReloadResponse> Node::Reload() {
   if (n.peers) n.peers->OnTrustChanged();
   LogNotice("reloaded").Kv("trusted_members", out.trusted_members()).Kv("log_level", out.log_level());
   return out;
+}
+
+Status Node::Impl::ReloadKeys(const std::string& keys_dir) {
+  HM_ASSIGN_OR_RETURN(NodeIdentity loaded, LoadNodeIdentity(keys_dir));
+  const NodeIdentity& current = Identity();
+  if (loaded.member_key() != current.member_key()) {
+    return FailedPrecondition("the key directory now holds member " +
+                              KeyToText(loaded.member_key()) + ", this node runs as " +
+                              KeyToText(current.member_key()) + "; restart to change member");
+  }
+  if (loaded.manifest.seq < current.manifest.seq) {
+    return FailedPrecondition("the key directory holds manifest seq " +
+                              std::to_string(loaded.manifest.seq) + ", older than seq " +
+                              std::to_string(current.manifest.seq) + " in use");
+  }
+  const bool rotated = loaded.manifest.seq > current.manifest.seq;
+  const bool revoked = !loaded.revocation_bytes.empty() && current.revocation_bytes.empty();
+  if (!rotated && !revoked) return Status::Ok();
+
+  const NodeIdentity* next;
+  {
+    std::lock_guard lock(snapshot_mu);
+    identities.push_back(std::make_unique<NodeIdentity>(std::move(loaded)));
+    next = identities.back().get();
+  }
+  LogNotice(rotated ? "node key rotated: publishing the new manifest"
+                    : "member key revoked: publishing the revocation")
+      .Kv("manifest_seq", next->manifest.seq)
+      .Kv("signing_key", KeyToText(next->node_key.public_key()));
+  // The manifest record first (signed by the new key), then Hello and TLS switch to it, so that
+  // peers that reconnect with the new key find the manifest that certifies it in our feed.
+  HM_RETURN_IF_ERROR(writer->UpdateIdentity({next->member_key(), &next->node_key,
+                                             next->manifest.seq, next->manifest_bytes,
+                                             next->revocation_bytes}));
+  {
+    std::lock_guard lock(snapshot_mu);
+    current_identity = next;
+  }
+  if (rotated && peers) {
+    HM_RETURN_IF_ERROR(peers->Rekey(next->node_key.seed(), next->certificate_pem));
+  }
+  return Status::Ok();
 }
 
 void Node::Impl::WatchdogLoop(std::chrono::microseconds interval) {
@@ -511,6 +584,7 @@ void Node::Impl::OnCommit(const std::vector<ParsedRecord>& records) {
 
 void Node::Impl::FillStatus(api::StatusResponse* s) const {
   auto cfg = Config();
+  const NodeIdentity& identity = Identity();
   s->set_version(HASHMESH_VERSION);
   s->set_node_name(identity.name);
   s->set_member_id(KeyToText(identity.member_key()));
@@ -543,7 +617,10 @@ void Node::Impl::FillStatus(api::StatusResponse* s) const {
     }
   }
   s->set_own_feed_ready(writer->own_feed_ready());
-  if (!writer->own_feed_ready()) {
+  s->set_revoked(writer->revoked());
+  if (writer->revoked()) {
+    s->set_own_feed_ready(false);  // closed for good, not recovering: serving goes on
+  } else if (!writer->own_feed_ready()) {
     ready = false;
     s->add_not_ready_reasons("recovering this node's own feed from its peers");
   }

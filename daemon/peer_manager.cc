@@ -125,6 +125,21 @@ void PeerManager::OnTrustChanged() {
   wake_cv_.notify_all();
 }
 
+Status PeerManager::Rekey(const Seed& node_seed, const std::string& cert_pem) {
+  if (transport_ == nullptr) return FailedPrecondition("peers not started");
+  HM_RETURN_IF_ERROR(transport_->SetIdentity(node_seed, cert_pem));
+  // Open sessions were authenticated with the old key: end them, so that both sides reconnect
+  // (with the usual short delay) and the peers see the new key and manifest.
+  size_t closed = 0;
+  for (const auto& s : Sessions()) {
+    s->Close(Unavailable("node key rotated: reconnecting with the new key"));
+    ++closed;
+  }
+  LogNotice("peer connections now use the new node key").Kv("sessions_closed", closed);
+  wake_cv_.notify_all();
+  return Status::Ok();
+}
+
 void PeerManager::MaintenanceLoop() {
   for (;;) {
     {
@@ -255,8 +270,9 @@ Status PeerManager::Admit(PeerSession* session) {
       }
       // We dialled each other. Both sides keep the connection dialled by the smaller node key,
       // so they agree on which one goes without a word exchanged.
-      const PublicKey& mine_dialler = mine.outbound() ? ctx_.node_key : mine.remote_key();
-      const PublicKey& theirs_dialler = theirs.outbound() ? ctx_.node_key : theirs.remote_key();
+      const PublicKey own_key = ctx_.local_keys().node_key;
+      const PublicKey& mine_dialler = mine.outbound() ? own_key : mine.remote_key();
+      const PublicKey& theirs_dialler = theirs.outbound() ? own_key : theirs.remote_key();
       if (theirs_dialler < mine_dialler) {
         return AlreadyExists("duplicate session: already connected to this peer");
       }
@@ -279,7 +295,24 @@ std::vector<std::shared_ptr<PeerSession>> PeerManager::Sessions() const {
 }
 
 void PeerManager::OnCommit(const std::vector<ParsedRecord>& records) {
-  for (const auto& s : Sessions()) s->PushRecords(records);
+  const auto sessions = Sessions();
+  for (const auto& s : sessions) s->PushRecords(records);
+  // A member's new manifest supersedes the key its sessions were admitted with: a session that
+  // still presents an older key (a stolen one, after a compromise) or any key of a revoked
+  // member ends now. Its node reconnects with the key now certified, if it has it.
+  for (const ParsedRecord& r : records) {
+    if (r.kind != RecordKind::kManifest) continue;
+    auto manifest = ReadVerifiedManifest(r.body.manifest());
+    if (!manifest.ok()) continue;
+    for (const auto& s : sessions) {
+      if (!s->admitted() || s->member() != r.author) continue;
+      if (manifest->signing_key == s->connection().remote_key()) continue;
+      s->Close(PermissionDenied(manifest->revoked()
+                                    ? "peer's member key is revoked"
+                                    : "peer's key was superseded by manifest seq " +
+                                          std::to_string(manifest->seq)));
+    }
+  }
 }
 
 void PeerManager::OnEquivocation(const std::string& proof) {

@@ -57,6 +57,9 @@ class PeerManager {
   void OnEquivocation(const std::string& proof);
   // Trust store reloaded: dial targets may have changed.
   void OnTrustChanged();
+  // The node key rotated (ctx.local_keys already gives the new key and manifest): new
+  // connections use this key and certificate, and every open session is closed to reconnect.
+  Status Rekey(const Seed& node_seed, const std::string& cert_pem);
 
   // Calls `done` once, on the maintenance thread, when our own feed is as long as any connected
   // peer says it is (after at least one peer's Heads), so the node may publish without forking.

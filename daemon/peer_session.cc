@@ -24,7 +24,7 @@ PeerSession::PeerSession(std::shared_ptr<PeerConnection> connection, const SyncC
 void PeerSession::Start() {
   pb::PeerMessage hello;
   hello.mutable_hello()->set_protocol_version(kProtocolVersion);
-  hello.mutable_hello()->mutable_manifest()->ParseFromString(ctx_->manifest);
+  hello.mutable_hello()->mutable_manifest()->ParseFromString(ctx_->local_keys().manifest);
   hello.mutable_hello()->set_node_name(ctx_->node_name);
   Send(hello);
   auto self = shared_from_this();
@@ -154,7 +154,7 @@ Status PeerSession::HandleHello(const pb::Hello& hello) {
     if (latest.revoked()) return PermissionDenied("peer's member key is revoked");
     if (info->seq < latest.seq) return PermissionDenied("Hello manifest is superseded");
   }
-  if (info->member_key == ctx_->member && connection_->remote_key() == ctx_->node_key) {
+  if (info->member_key == ctx_->member && connection_->remote_key() == ctx_->local_keys().node_key) {
     return PermissionDenied("connected to ourselves");
   }
   if (ctx_->admit) HM_RETURN_IF_ERROR(ctx_->admit(this));
@@ -429,6 +429,7 @@ void PeerSession::FillView(api::PeerView* view) const {
   view->set_address(connection_->remote_address());
   view->set_state(admitted_ ? "connected" : "handshaking");
   view->set_outbound(connection_->outbound());
+  view->set_node_key(KeyToText(connection_->remote_key()));
   if (last_seen_.time_since_epoch().count() > 0) {
     SetTimestamp(
         std::chrono::duration_cast<std::chrono::milliseconds>(last_seen_.time_since_epoch())

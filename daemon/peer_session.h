@@ -39,12 +39,17 @@ class PeerView;
 class PeerSession;
 
 // What sessions share, owned by the PeerManager.
+// Our node key and serialised manifest as peers see them; they change when the node key rotates.
+struct LocalPeerKeys {
+  PublicKey node_key{};
+  std::string manifest;
+};
+
 struct SyncContext {
   const Store* store = nullptr;
   IngestPipeline* pipeline = nullptr;
   PublicKey member{};             // our member id
-  PublicKey node_key{};           // our TLS / signing key
-  std::string manifest;           // our serialised SignedManifest, for Hello
+  std::function<LocalPeerKeys()> local_keys;  // for Hello and to recognise ourselves
   std::string node_name;
   std::function<std::shared_ptr<const TrustStore>()> trust;
   std::chrono::seconds hello_timeout{10};

@@ -108,16 +108,24 @@ bool IsTlsError(const ErrorCode& ec) { return ec.category() == net::error::get_s
 // State shared by the transport and its connections. Connections hold it by shared_ptr, so that
 // the io_context outlives every socket even when a caller keeps a connection past the transport.
 struct Core {
-  Core(SSL_CTX* native, PeerTransportOptions o) : options(o), tls(native) {}
+  Core(SSL_CTX* native, PeerTransportOptions o)
+      : options(o), tls(std::make_shared<ssl::context>(native)) {}
+
+  // The TLS context new connections use (it owns its SSL_CTX); replaced when the node key
+  // rotates. Replaced ones are kept until the transport goes, for connections made with them.
+  std::shared_ptr<ssl::context> Tls() {
+    std::lock_guard lock(mu);
+    return tls;
+  }
 
   const PeerTransportOptions options;
-  PublicKey local_key{};
-  ssl::context tls;  // owns the SSL_CTX
   net::io_context ioc;
 
   std::atomic<int> pending_handshakes{0};  // inbound, counted at accept
 
   std::mutex mu;
+  std::shared_ptr<ssl::context> tls;                    // GUARDED_BY(mu)
+  std::vector<std::shared_ptr<ssl::context>> retired;  // GUARDED_BY(mu)
   bool stopped = false;  // GUARDED_BY(mu)
   uint64_t next_id = 0;  // GUARDED_BY(mu)
   // Every connection from the start of its handshake until it closes, so that Stop() can close
@@ -148,7 +156,7 @@ struct PeerConnection::Impl {
       : core(std::move(c)),
         outbound(is_outbound),
         remote_address(std::move(address)),
-        stream(std::move(socket), core->tls),
+        stream(std::move(socket), *core->Tls()),
         executor(stream.get_executor()),
         timer(executor) {
     AttachPeerTlsNotes(stream.native_handle(), &tls_notes);
@@ -813,7 +821,6 @@ Result<std::unique_ptr<PeerTransport>> PeerTransport::Create(const Seed& node_se
   PublicKey local_key;
   HM_ASSIGN_OR_RETURN(SSL_CTX * native, NewPeerTlsContext(node_seed, cert_pem, &local_key));
   auto core = std::make_shared<Core>(native, options);  // owns `native` from here on
-  core->local_key = local_key;
   auto impl = std::make_unique<Impl>(std::move(core));
   impl->work.emplace(impl->core->ioc.get_executor());
   int n = std::max(threads, 1);
@@ -828,6 +835,17 @@ Result<std::unique_ptr<PeerTransport>> PeerTransport::Create(const Seed& node_se
     return Internal(std::string("cannot start peer network threads: ") + e.what());
   }
   return std::unique_ptr<PeerTransport>(new PeerTransport(std::move(impl)));
+}
+
+Status PeerTransport::SetIdentity(const Seed& node_seed, const std::string& cert_pem) {
+  PublicKey local_key;
+  HM_ASSIGN_OR_RETURN(SSL_CTX * native, NewPeerTlsContext(node_seed, cert_pem, &local_key));
+  auto fresh = std::make_shared<ssl::context>(native);
+  Core& core = *impl_->core;
+  std::lock_guard lock(core.mu);
+  core.retired.push_back(std::move(core.tls));
+  core.tls = std::move(fresh);
+  return Status::Ok();
 }
 
 Status PeerTransport::Listen(const std::string& host_port,

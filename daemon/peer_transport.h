@@ -112,6 +112,10 @@ class PeerTransport {
   PeerTransport(const PeerTransport&) = delete;
   PeerTransport& operator=(const PeerTransport&) = delete;
 
+  // After a key rotation: connections made from now on (both ways) present this key and
+  // certificate; open ones keep theirs. Errors as for Create.
+  Status SetIdentity(const Seed& node_seed, const std::string& cert_pem);
+
   // Listens on HOST:PORT (IPv6 as "[::]:7000"; port 0 picks a free one, see port()). on_accept
   // gets each inbound connection whose TLS handshake succeeded, on that connection's strand; it
   // should call Start() on it (until then the idle timeout runs). Slow handshakes never delay

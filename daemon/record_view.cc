@@ -120,6 +120,7 @@ api::RecordView ToRecordView(const ParsedRecord& r, const TrustStore* trust) {
       if (auto info = VerifySignedManifest(r.body.manifest()); info.ok()) {
         if (info->signing_key) v.set_manifest_signing_key(KeyToText(*info->signing_key));
         v.set_manifest_seq_published(info->seq);
+        v.set_compromised_after(static_cast<uint32_t>(info->compromised_after));
       }
       break;
   }

@@ -10,7 +10,7 @@ std::set<std::string> RetractedIds(const std::vector<api::RecordView>& records) 
   for (const auto& r : records) author_of[r.id()] = r.author();
   std::set<std::string> retracted;
   for (const auto& r : records) {
-    if (r.kind() != "retraction") continue;
+    if (r.kind() != "retraction" || r.voided()) continue;  // a void retraction withdraws nothing
     auto it = author_of.find(r.retraction().target());
     if (it != author_of.end() && it->second == r.author()) retracted.insert(it->first);
   }

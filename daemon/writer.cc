@@ -12,10 +12,13 @@ namespace hashmesh {
 
 Writer::Writer(Store* store, OwnFeedIdentity identity, IngestCheck check, WriterOptions options)
     : store_(store),
+      member_(identity.member),
       identity_(std::move(identity)),
       check_(std::move(check)),
       options_(options),
-      runner_(std::make_unique<ParallelRunner>(options.verify_threads)) {}
+      runner_(std::make_unique<ParallelRunner>(options.verify_threads)) {
+  signing_keys_[identity_.manifest_seq] = identity_.signing_key;
+}
 
 Writer::~Writer() { Stop(); }
 
@@ -28,12 +31,13 @@ void Writer::AddEquivocationListener(EquivocationListener listener) {
 }
 
 Status Writer::Start() {
-  HM_ASSIGN_OR_RETURN(FeedState own, store_->LoadFeedState(identity_.member));
+  HM_ASSIGN_OR_RETURN(FeedState own, store_->LoadFeedState(member_));
   {
     std::lock_guard lock(mu_);
     own_seq_ = own.head_seq;
+    revoked_ = !own.manifests.empty() && own.manifests.rbegin()->second.revoked();
   }
-  feeds_[identity_.member] = std::move(own);
+  feeds_[member_] = std::move(own);
   HM_ASSIGN_OR_RETURN(auto proofs, store_->Equivocations());
   for (const auto& bytes : proofs) {
     pb::Equivocation proof;
@@ -52,13 +56,45 @@ Status Writer::PublishOwnManifest() {
     std::lock_guard lock(mu_);
     if (own_ready_) return Status::Ok();
   }
+  HM_RETURN_IF_ERROR(PublishMissingManifests());
+  std::lock_guard lock(mu_);
+  own_ready_ = true;
+  return Status::Ok();
+}
+
+Status Writer::UpdateIdentity(OwnFeedIdentity next) {
+  if (next.member != member_) return InvalidArgument("a node cannot change its member");
+  bool publish_now;
+  {
+    std::lock_guard lock(mu_);
+    signing_keys_[next.manifest_seq] = next.signing_key;
+    identity_ = std::move(next);
+    publish_now = own_ready_;
+  }
+  return publish_now ? PublishMissingManifests() : Status::Ok();
+}
+
+bool Writer::revoked() const {
+  std::lock_guard lock(mu_);
+  return revoked_;
+}
+
+Status Writer::PublishMissingManifests() {
+  OwnFeedIdentity id;
+  {
+    std::lock_guard lock(mu_);
+    id = identity_;
+  }
   // Our feed as committed now (the writer thread may have ingested it from peers meanwhile).
-  HM_ASSIGN_OR_RETURN(FeedState own, store_->LoadFeedState(identity_.member));
-  if (own.manifests.count(identity_.manifest_seq) == 0) {
-    // The feed does not yet carry the manifest we sign with: publish it first, and wait, so that
-    // every later record of ours verifies.
+  HM_ASSIGN_OR_RETURN(FeedState own, store_->LoadFeedState(member_));
+  const bool revoked = !own.manifests.empty() && own.manifests.rbegin()->second.revoked();
+  std::vector<const std::string*> missing;
+  if (!revoked && own.manifests.count(id.manifest_seq) == 0) missing.push_back(&id.manifest);
+  if (!revoked && !id.revocation.empty()) missing.push_back(&id.revocation);
+  // Each is published and waited for in turn, so that every later record of ours verifies.
+  for (const std::string* manifest : missing) {
     pb::RecordBody body;
-    if (!body.mutable_manifest()->ParseFromString(identity_.manifest)) {
+    if (!body.mutable_manifest()->ParseFromString(*manifest)) {
       return Corruption("own manifest does not parse");
     }
     std::promise<Status> published;
@@ -69,9 +105,31 @@ Status Writer::PublishOwnManifest() {
                                            }}));
     HM_RETURN_IF_ERROR(future.get().WithContext("publishing own manifest"));
   }
-  std::lock_guard lock(mu_);
-  own_ready_ = true;
   return Status::Ok();
+}
+
+Result<Writer::Signer> Writer::SignerFor(const pb::RecordBody& body, const FeedState& own) const {
+  std::optional<uint32_t> seq;
+  if (body.has_manifest()) {
+    HM_ASSIGN_OR_RETURN(ManifestInfo carried, ReadVerifiedManifest(body.manifest()));
+    if (!carried.revoked()) seq = carried.seq;
+  }
+  if (!seq) {
+    if (own.manifests.empty()) return FailedPrecondition("our feed has no manifest yet");
+    const ManifestInfo& current = own.manifests.rbegin()->second;
+    if (current.revoked()) {
+      return FailedPrecondition("this member's key is revoked: it can no longer publish");
+    }
+    seq = current.seq;
+  }
+  std::lock_guard lock(mu_);
+  auto key = signing_keys_.find(*seq);
+  if (key == signing_keys_.end()) {
+    return FailedPrecondition("no signing key here for manifest seq " + std::to_string(*seq) +
+                              " (the key directory holds manifest seq " +
+                              std::to_string(identity_.manifest_seq) + ")");
+  }
+  return Signer{key->second, *seq};
 }
 
 bool Writer::own_feed_ready() const {
@@ -115,6 +173,9 @@ Status Writer::Enqueue(Item item) {
 Status Writer::Publish(pb::RecordBody body, PublishDone done) {
   {
     std::lock_guard lock(mu_);
+    if (revoked_) {
+      return FailedPrecondition("this member's key is revoked: it can no longer publish");
+    }
     if (!own_ready_ || own_held_) {
       return Unavailable("this node is still recovering its own feed from its peers; try again");
     }
@@ -258,11 +319,16 @@ void Writer::CommitBatch(std::vector<Item>& items) {
               Unavailable("this node is still recovering its own feed from its peers; try again");
           continue;
         }
-        HM_ASSIGN_OR_RETURN(FeedState * own, Feed(identity_.member, staged));
+        HM_ASSIGN_OR_RETURN(FeedState * own, Feed(member_, staged));
         std::optional<RecordId> prev;
         if (own->head_seq > 0) prev = own->head_id;
-        record = BuildRecord(publish->body, *identity_.signing_key, identity_.member,
-                             own->head_seq + 1, prev, identity_.manifest_seq, NowMs());
+        auto signer = SignerFor(publish->body, *own);
+        if (!signer.ok()) {
+          outcomes[i] = signer.status();
+          continue;
+        }
+        record = BuildRecord(publish->body, *signer->key, member_, own->head_seq + 1, prev,
+                             signer->manifest_seq, NowMs());
         if (record.ok()) {
           // Our own records go through the same verification as anybody's.
           Status valid = VerifyNextRecord(*record, *own);
@@ -350,7 +416,10 @@ void Writer::CommitBatch(std::vector<Item>& items) {
     stats_.last_batch_size = items.size();
     stats_.last_commit_ms = commit_ms;
     stats_.commit_ms_total += commit_ms;
-    if (auto it = feeds_.find(identity_.member); it != feeds_.end()) own_seq_ = it->second.head_seq;
+    if (auto it = feeds_.find(member_); it != feeds_.end()) {
+      own_seq_ = it->second.head_seq;
+      revoked_ = !it->second.manifests.empty() && it->second.manifests.rbegin()->second.revoked();
+    }
   }
   for (size_t i = 0; i < items.size(); ++i) {
     Status outcome = commit.ok() ? outcomes[i] : commit;

@@ -38,6 +38,8 @@ struct OwnFeedIdentity {
   const SecretKey* signing_key = nullptr;  // owned by the node, outlives the writer
   uint32_t manifest_seq = 0;
   std::string manifest;  // serialised SignedManifest for `manifest_seq`
+  // A serialised revocation of `member`, or empty: published after `manifest`, and then nothing.
+  std::string revocation;
 };
 
 struct WriterOptions {
@@ -80,9 +82,16 @@ class Writer {
   Status Start();
   // Stops taking work, finishes what is queued, joins. Pending items complete with Unavailable.
   void Stop();
-  // With defer_own_manifest: publishes our manifest record now if our feed lacks it, and opens
-  // publishing. Blocks until committed.
+  // With defer_own_manifest: publishes our manifest record now if our feed lacks it (and the
+  // revocation, if any), and opens publishing. Blocks until committed.
   Status PublishOwnManifest();
+  // Key rotation or revocation while running: from now on records are signed with the key of
+  // the feed's current manifest; `next`'s manifest (signed by its new key) and revocation are
+  // published now if publishing is open (else by PublishOwnManifest). Blocks until committed.
+  // The member must be the same. Earlier keys stay usable for nothing but what they certified.
+  Status UpdateIdentity(OwnFeedIdentity next);
+  // True once our own feed ends with a revocation: publishing is closed for good.
+  bool revoked() const;
   // True once publishing is open (manifest published or recovered) and not held.
   bool own_feed_ready() const;
   // Closes publishing while our own feed may be incomplete here (a peer holds more of it than we
@@ -127,9 +136,22 @@ class Writer {
                                                        const ParsedRecord& record,
                                                        const FeedState& feed);
   Result<FeedState*> Feed(const PublicKey& author, std::map<PublicKey, FeedState>& staged);
+  // Publishes the manifest and revocation of identity_ that our committed feed lacks; waits.
+  Status PublishMissingManifests();
+  struct Signer {
+    const SecretKey* key = nullptr;
+    uint32_t manifest_seq = 0;
+  };
+  // Which key signs `body` as the next record of our feed `own`: a manifest record carrying a
+  // new key is signed by that key; anything else by the key of the feed's current manifest.
+  Result<Signer> SignerFor(const pb::RecordBody& body, const FeedState& own) const;
 
   Store* store_;
-  OwnFeedIdentity identity_;
+  const PublicKey member_;
+  OwnFeedIdentity identity_;  // GUARDED_BY(mu_): the latest, with its manifest and revocation
+  // Every signing key this node held since start, by the manifest seq that certifies it.
+  std::map<uint32_t, const SecretKey*> signing_keys_;  // GUARDED_BY(mu_)
+  bool revoked_ = false;                               // GUARDED_BY(mu_)
   IngestCheck check_;
   WriterOptions options_;
   std::vector<CommitListener> listeners_;
