@@ -27,8 +27,7 @@ HttpResponse Json(const google::protobuf::Message& message, int status = 200) {
 }
 
 HttpResponse NotFoundRoute(const HttpRequest& request) {
-  return JsonErrorResponse(404, "not_found",
-                           "no route " + request.method + " " + request.target);
+  return JsonErrorResponse(404, "not_found", "no route " + request.method + " " + request.target);
 }
 
 HttpResponse MethodNotAllowed(const HttpRequest& request) {
@@ -94,9 +93,9 @@ void ApiHandlers::HandleQuery(HttpRequest&& request, Responder respond) const {
     size_t queries = 0;
     HttpResponse r = Match(request, &queries);
     if (ctx_.observe_match) {
-      ctx_.observe_match(r.status == 200, queries,
-                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
-                             .count());
+      ctx_.observe_match(
+          r.status == 200, queries,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     }
     return respond(std::move(r));
   }
@@ -126,8 +125,9 @@ void ApiHandlers::HandleQuery(HttpRequest&& request, Responder respond) const {
 
 void ApiHandlers::HandleAdmin(HttpRequest&& request, Responder respond) const {
   auto [path, query] = SplitTarget(request.target);
-  if (request.method != "POST") {
-    // The admin socket also answers the read-only routes, so one socket is enough for analysts.
+  if (request.method != "POST" || path == "/v1/match") {
+    // The admin socket also answers the read-only routes (POST /v1/match is one), so one socket
+    // is enough for analysts.
     return HandleQuery(std::move(request), std::move(respond));
   }
   if (path == "/v1/signals/batch") return PublishSignalBatch(request, std::move(respond));
@@ -270,8 +270,8 @@ void ApiHandlers::Publish(pb::RecordBody body, const HttpRequest& request,
                                          : RecordKind::kRetraction;
   if (Status may = CheckMayPublishOwn(kind); !may.ok()) return respond(ErrorResponseFor(may));
   const PeerCredentials peer = request.peer;
-  Status queued = ctx_.writer->Publish(
-      std::move(body), [respond, peer, kind](Result<ParsedRecord> result) {
+  Status queued =
+      ctx_.writer->Publish(std::move(body), [respond, peer, kind](Result<ParsedRecord> result) {
         if (!result.ok()) return respond(ErrorResponseFor(result.status()));
         LogInfo("published")
             .Kv("kind", RecordKindName(kind))

@@ -68,21 +68,26 @@ TEST_F(NodeTest, SubmitMatchRestartKill) {
   auto near = Match("pdq", FlipBits(kPdq, {0, 77, 200}));
   ASSERT_EQ(near.matches_size(), 1);
   EXPECT_EQ(near.matches(0).distance(), 3u);
-  auto far = Match("pdq", FlipBits(kPdq, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-                                           16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
-                                           29, 30, 31}));
+  auto far = Match(
+      "pdq", FlipBits(kPdq, {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+                             16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}));
   EXPECT_EQ(far.matches_size(), 0) << "32 bits away is beyond the default threshold of 31";
   EXPECT_EQ(far.verdict().action(), "none");
+  // The admin socket answers the read-only routes too, matching among them.
+  auto on_admin = node_.Admin("POST", "/v1/match", "{\"type\":\"pdq\",\"value\":\"" + kPdq + "\"}");
+  ASSERT_TRUE(on_admin.ok());
+  EXPECT_EQ(on_admin->status, 200) << on_admin->body;
+  EXPECT_EQ(ParseJson<api::MatchResponse>(on_admin->body).matches_size(), 1);
 
   ASSERT_EQ(node_.Stop(), 0) << node_.log();
   ASSERT_TRUE(node_.Start().ok()) << node_.log();
   EXPECT_EQ(Match("pdq", FlipBits(kPdq, {5})).matches_size(), 1) << "survives a restart";
 
   // Acknowledged means durable: kill -9 right after the answer.
-  auto second = Submit(FlipBits(kPdq, {100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
-                                       112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123,
-                                       124, 125, 126, 127, 128, 129, 130, 131, 132, 133, 134, 135,
-                                       136, 137, 138, 139, 140}));
+  auto second =
+      Submit(FlipBits(kPdq, {100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113,
+                             114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127,
+                             128, 129, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 140}));
   node_.Kill();
   ASSERT_TRUE(node_.Start().ok()) << node_.log();
   auto r = node_.Query("GET", "/v1/records/" + second.id());
@@ -131,17 +136,20 @@ TEST_F(NodeTest, ExactTypesAndBadInput) {
   EXPECT_EQ(h->status, 404);
   h = node_.Query("DELETE", "/v1/status");
   EXPECT_EQ(h->status, 405);
-  h = node_.Query("POST", "/v1/match", "{\"type\":\"pdq\",\"value\":\"" + std::string(2 << 20, 'a') + "\"}");
+  h = node_.Query("POST", "/v1/match",
+                  "{\"type\":\"pdq\",\"value\":\"" + std::string(2 << 20, 'a') + "\"}");
   if (h.ok()) EXPECT_EQ(h->status, 413);  // the server may also close before reading it all
   h = node_.Query("POST", "/v1/match", "{\"type\":\"pdq\",\"value\":\"zz\"}");
   EXPECT_EQ(h->status, 400);
-  h = node_.Query("POST", "/v1/match", "{\"type\":\"pdq\",\"value\":\"" + kPdq + "\",\"max_distance\":200}");
+  h = node_.Query("POST", "/v1/match",
+                  "{\"type\":\"pdq\",\"value\":\"" + kPdq + "\",\"max_distance\":200}");
   EXPECT_EQ(h->status, 400);
   h = node_.Query("POST", "/v1/signals", "{\"type\":\"md5\",\"value\":\"" + md5 + "\"}");
   EXPECT_EQ(h->status, 404) << "publishing is only on the admin socket";
   h = node_.Admin("POST", "/v1/signals", "{\"type\":\"md5\",\"value\":\"" + md5 + "\"}");
   EXPECT_EQ(h->status, 400) << "a signal needs a label";
-  h = node_.Admin("POST", "/v1/signals", "{\"type\":\"md5\",\"value\":\"" + md5 + "\",\"labelz\":[]}");
+  h = node_.Admin("POST", "/v1/signals",
+                  "{\"type\":\"md5\",\"value\":\"" + md5 + "\",\"labelz\":[]}");
   EXPECT_EQ(h->status, 400) << "unknown fields are reported";
   EXPECT_EQ(node_.Query("GET", "/v1/status")->status, 200);
 }
@@ -171,10 +179,13 @@ TEST_F(NodeTest, OpinionsAndRetractionChangeTheVerdict) {
 TEST_F(NodeTest, StreamShowsCommittedRecords) {
   std::vector<std::string> lines;
   std::thread reader([&] {
-    HttpStreamLines(node_.socket(), "/v1/stream", [&](std::string_view line) {
-      lines.emplace_back(line);
-      return false;  // one is enough
-    }, std::chrono::seconds(5));
+    HttpStreamLines(
+        node_.socket(), "/v1/stream",
+        [&](std::string_view line) {
+          lines.emplace_back(line);
+          return false;  // one is enough
+        },
+        std::chrono::seconds(5));
   });
   // Give the stream time to attach before publishing.
   for (int i = 0; i < 100; ++i) {
@@ -201,9 +212,7 @@ TEST(NodeStartTest, RefusesWhatItCannotRun) {
   a.Stop();
 
   // A corrupt key file: the message names it.
-  {
-    std::ofstream(a.data_dir() + "/keys/node.key") << "ed25519-secret:zz\n";
-  }
+  { std::ofstream(a.data_dir() + "/keys/node.key") << "ed25519-secret:zz\n"; }
   chmod((a.data_dir() + "/keys/node.key").c_str(), 0600);
   auto bad_key = RunProgram("hashmeshd", {"--data", a.data_dir()}, std::chrono::seconds(30));
   EXPECT_NE(bad_key.exit_code, 0);
