@@ -360,7 +360,12 @@ stdout; errors go to stderr with a non-zero exit status (1: failed, 2: bad comma
 int Main(int argc, char** argv) {
   CLI::App app{"hashmesh-keys: manage a hashmesh node's keys and its trust store", "hashmesh-keys"};
   app.footer(kFooter);
-  app.require_subcommand(1);
+  // Not require_subcommand(1): CLI11 would then answer a misspelt command or flag with "A
+  // subcommand is required" instead of naming the word it did not expect.
+  app.require_subcommand(0, 1);
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return std::string("hashmesh-keys: ") + e.what() + "\nRun with --help for more information.\n";
+  });
   app.set_help_all_flag("--help-all", "print help for every command");
 #ifdef HASHMESH_VERSION
   app.set_version_flag("--version", HASHMESH_VERSION);
@@ -505,6 +510,10 @@ int Main(int argc, char** argv) {
     status = RunInstall(o);
   } else if (revoke->parsed()) {
     status = RunRevoke(o);
+  } else {
+    std::cerr << "hashmesh-keys: give a command, e.g. `hashmesh-keys show --dir DIR`; see "
+                 "hashmesh-keys --help\n";
+    return kExitUsage;
   }
   if (!status.ok()) {
     std::cerr << "hashmesh-keys: " << status.message() << "\n";

@@ -327,5 +327,12 @@ TEST_F(HashmeshKeysCliTest, RotateOfflineSignInstallAndRevokeJson) {
   EXPECT_EQ(Run({"revoke", "--yes"}).exit_code, 2);  // neither --dir nor --member-key
 }
 
+TEST_F(HashmeshKeysCliTest, UnknownFlagIsNamed) {
+  RunResult r = Run({"--frobnicate"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--frobnicate"), std::string::npos) << r.err;
+  EXPECT_EQ(Run({}).exit_code, 2);
+}
+
 }  // namespace
 }  // namespace hashmesh
