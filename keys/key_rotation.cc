@@ -50,6 +50,15 @@ Result<NodeIdentity> LoadForChange(const std::string& dir) {
   return identity;
 }
 
+// member.key of DIR, or FailedPrecondition saying what to do without it (`instead`).
+Result<SecretKey> MemberKeyHere(const std::string& dir, const NodeIdentity& identity,
+                                std::string_view instead) {
+  if (!identity.member_key_present) {
+    return FailedPrecondition(Path(dir, kMemberKeyFile) + " is not here: " + std::string(instead));
+  }
+  return ReadSecretKeyFile(Path(dir, kMemberKeyFile));
+}
+
 Status CheckCompromisePoint(uint64_t compromised_after) {
   if (compromised_after > 0xFFFFFFFFull) {
     return InvalidArgument("--compromised-after must be a feed seq (at most 4294967295)");
@@ -104,13 +113,11 @@ Status FinishInterruptedRotation(const std::string& dir) {
 Result<KeyDirInfo> RotateNodeKey(const std::string& dir, uint64_t compromised_after) {
   HM_ASSIGN_OR_RETURN(NodeIdentity identity, LoadForChange(dir));
   HM_RETURN_IF_ERROR(CheckCompromisePoint(compromised_after));
-  if (!identity.member_key_present) {
-    return FailedPrecondition(Path(dir, kMemberKeyFile) +
-                              " is not here: rotate with --request FILE, sign the request where "
-                              "the member key is (hashmesh-keys sign), then install it "
-                              "(hashmesh-keys install)");
-  }
-  HM_ASSIGN_OR_RETURN(SecretKey member, ReadSecretKeyFile(Path(dir, kMemberKeyFile)));
+  HM_ASSIGN_OR_RETURN(SecretKey member,
+                      MemberKeyHere(dir, identity,
+                                    "rotate with --request FILE, sign the request where the "
+                                    "member key is (hashmesh-keys sign), then install it "
+                                    "(hashmesh-keys install)"));
   HM_ASSIGN_OR_RETURN(SecretKey next, NextNodeKey(dir));
   HM_ASSIGN_OR_RETURN(std::string manifest,
                       BuildSignedManifest(member, &next, identity.manifest.seq + 1, NowMs(),
@@ -165,13 +172,11 @@ Result<std::string> BuildRevocation(const SecretKey& member) {
 
 Result<KeyDirInfo> RevokeMemberKey(const std::string& dir) {
   HM_ASSIGN_OR_RETURN(NodeIdentity identity, LoadForChange(dir));
-  if (!identity.member_key_present) {
-    return FailedPrecondition(Path(dir, kMemberKeyFile) +
-                              " is not here: build the revocation where the member key is "
-                              "(hashmesh-keys revoke --member-key FILE --out FILE), then install "
-                              "it (hashmesh-keys install)");
-  }
-  HM_ASSIGN_OR_RETURN(SecretKey member, ReadSecretKeyFile(Path(dir, kMemberKeyFile)));
+  HM_ASSIGN_OR_RETURN(SecretKey member,
+                      MemberKeyHere(dir, identity,
+                                    "build the revocation where the member key is (hashmesh-keys "
+                                    "revoke --member-key FILE --out FILE), then install it "
+                                    "(hashmesh-keys install)"));
   HM_ASSIGN_OR_RETURN(std::string revocation, BuildRevocation(member));
   HM_RETURN_IF_ERROR(WriteFileAtomic(Path(dir, kRevocationFile), revocation, kPublicMode,
                                      /*replace=*/false));
