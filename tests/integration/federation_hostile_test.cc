@@ -209,7 +209,8 @@ TEST(FederationHostileTest, MalformedFramesAreMisbehaviourAndOtherSessionsCarryO
       {"\xff\xff\xff\xff garbage", "frame is not a PeerMessage"},
       {"", "empty or unknown message kind"},
   };
-  for (const auto& [frame, why] : cases) {
+  for (const auto& [frame, reason] : cases) {
+    const std::string& why = reason;  // clang 14 cannot capture a structured binding in a lambda
     // The previous case's ban (1 s) must be over before she gets in again.
     ASSERT_TRUE(WaitFor([&] { return mallory.Connect(fed.address(0)).ok(); }, 5));
     mallory.SendHello();
