@@ -708,8 +708,17 @@ struct PeerTransport::Impl {
     if (stopping.load()) return;
     if (ec) {
       if (ec == net::error::operation_aborted) return;
-      // E.g. EMFILE: pause rather than spin on an error that persists.
-      LogWarning("peer accept failed").KvString("error", ec.message());
+      // E.g. EMFILE: pause rather than spin on an error that persists, and say so once a
+      // minute, not ten times a second.
+      ++accept_failures;
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_accept_warning >= std::chrono::minutes(1)) {
+        LogWarning("peer accept failed")
+            .KvString("error", ec.message())
+            .Kv("failures_since_last_warning", accept_failures);
+        last_accept_warning = now;
+        accept_failures = 0;
+      }
       accept_retry.expires_after(std::chrono::milliseconds(100));
       accept_retry.async_wait([this](ErrorCode ec) {
         if (!ec && !stopping.load()) Accept();
@@ -788,6 +797,9 @@ struct PeerTransport::Impl {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   tcp::acceptor acceptor;
   net::steady_timer accept_retry;
+  // Accept failures (the acceptor's handler only): counted, and warned of at most once a minute.
+  uint64_t accept_failures = 0;
+  std::chrono::steady_clock::time_point last_accept_warning{};
   std::function<void(std::shared_ptr<PeerConnection>)> on_accept;  // set before the first accept
   std::atomic<uint16_t> port{0};
   std::atomic<bool> stopping{false};

@@ -259,7 +259,16 @@ Status Store::Write(const std::function<Status(StoreBatch&)>& fn) {
     Status s = fn(batch);
     if (s.ok()) {
       rc = mdb_txn_commit(txn);  // frees txn whatever the outcome
-      if (rc == 0) return Status::Ok();
+      if (rc == 0) {
+        // Slots of readers that died (killed tools, a killed daemon) are also freed once a
+        // minute while writes go on, not only when the table is full.
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_reader_check_ >= std::chrono::minutes(1)) {
+          last_reader_check_ = now;
+          ClearStaleReaders(env);
+        }
+        return Status::Ok();
+      }
       if (rc != MDB_MAP_FULL) return LmdbError(rc, "commit");
     } else {
       mdb_txn_abort(txn);

@@ -10,6 +10,7 @@
 // slots left by dead processes are freed at Open and whenever a read finds the table full.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -127,6 +128,8 @@ class Store {
   // Readers hold it shared for a transaction's life; growing the map takes it exclusively,
   // because mdb_env_set_mapsize needs no transaction running in this process.
   mutable std::shared_mutex resize_mu_;
+  // Write() only (one writer at a time): when stale reader slots were last looked for.
+  std::chrono::steady_clock::time_point last_reader_check_{};
 };
 
 // Key encodings, exposed for tests and tools.
