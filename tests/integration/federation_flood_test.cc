@@ -162,6 +162,13 @@ int FloodRecords() {
 // session pauses reading at 4,096 records in flight, the writer queue holds 16,384, the hold
 // buffer 64 MiB. docs/operations.md "Limits" quotes this figure.
 constexpr long kFloodHeapBoundMiB = 160;
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+constexpr bool kAddressSanitizer = __has_feature(address_sanitizer);
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
 
 // A trusted peer pushes its whole feed in frames of 500 records as fast as the node takes them,
 // and answers the node's Wants. The node must pause reading (what is sent waits in the sender's
@@ -229,10 +236,14 @@ TEST(FederationFloodTest, TrustedPeerFloodIsThrottledBoundedAndLossless) {
   // we sent waited in our queue and the kernel's socket buffers, not in the node.
   EXPECT_GT(peak_backlog, size_t{2} << 20);
   // Bounded: the heap grew by less than the bound (plus the index, 64 B per signal, generous).
+  // Under AddressSanitizer the RSS is mostly its own (up to 256 MiB of freed blocks held in
+  // quarantine, redzones, shadow), so the bound is checked in the other builds only.
   const long bound_kib = (kFloodHeapBoundMiB << 10) + records / 16;
-  EXPECT_LT(probe.peak_anon - before.anon, bound_kib)
-      << "peak RssAnon " << probe.peak_anon / 1024 << " MiB";
-  EXPECT_LT(after.hwm - before.rss, bound_kib + after.file) << after.ToString();
+  if (!kAddressSanitizer) {
+    EXPECT_LT(probe.peak_anon - before.anon, bound_kib)
+        << "peak RssAnon " << probe.peak_anon / 1024 << " MiB";
+    EXPECT_LT(after.hwm - before.rss, bound_kib + after.file) << after.ToString();
+  }
   // Served meanwhile: every query answered.
   EXPECT_GT(probe.answered, 5);
   EXPECT_EQ(probe.failed, 0) << probe.first_failure;
@@ -341,6 +352,10 @@ TEST(FederationFloodTest, ReplaysAreDroppedAndRollbacksRefused) {
   HostilePeer relay(fed.keys_dir(1));
   ASSERT_EQ(fed.node(1).Stop(), 0);
   for (const auto& [what, record] : rollbacks) {
+    // Each refusal is waited for on its own: the next record has the same seq, and one offered
+    // while the previous is still in the writer would be dropped as a duplicate in flight.
+    const double rejected_before =
+        Metric(ScrapeMetrics(metrics_port), "hashmesh_writer_rejected_total");
     ASSERT_TRUE(WaitFor([&] { return relay.Connect(fed.address(0)).ok(); }, 5)) << what;
     relay.SendHello();
     ASSERT_TRUE(relay.Receive(pb::PeerMessage::kHeads)) << what << "\n" << alice.log();
@@ -349,7 +364,7 @@ TEST(FederationFloodTest, ReplaysAreDroppedAndRollbacksRefused) {
     EXPECT_TRUE(WaitFor(
         [&] {
           return Metric(ScrapeMetrics(metrics_port), "hashmesh_writer_rejected_total") >
-                 Metric(metrics_after, "hashmesh_writer_rejected_total");
+                 rejected_before;
         },
         5))
         << what;
