@@ -269,7 +269,10 @@ TEST(PdqIndexTest, EntriesFromBuildAndAddAreBothFound) {
     for (const auto& [id, h] : all) {
       std::vector<PdqHit> hits = index.Query(TightQuery(h, id % 16, rng), kDefaultPdqThreshold);
       bool found = std::any_of(hits.begin(), hits.end(),
-                               [&](const PdqHit& x) { return x.id == id && x.distance == 31; });
+                               // id by value: clang 14 cannot capture a structured binding.
+                               [&, id = id](const PdqHit& x) {
+                                 return x.id == id && x.distance == 31;
+                               });
       if (!found) ++missing;
     }
     EXPECT_EQ(missing, 0);
