@@ -275,6 +275,7 @@ TEST(CrashTest, KillLoopUnderIngestLosesNothingAcknowledgedAndNeverForks) {
   std::printf("crash kill loop: seed %llu (HASHMESH_CRASH_SEED=%llu replays it), %d cycles%s\n",
               static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed), cycles,
               mdb_stat.empty() ? ", no mdb_stat: LMDB checks skipped" : "");
+  std::fflush(stdout);  // seen even if ctest's timeout kills the test
   std::mt19937_64 rng(seed);
   const auto started = std::chrono::steady_clock::now();
 

@@ -26,13 +26,17 @@ class KeyLifecycleTest : public ::testing::Test {
     ASSERT_TRUE(fed_.Start(kCarol, {kBob}).ok());
   }
 
-  // Publishes a PDQ signal at alice (retrying while she recovers her feed); returns its id/seq.
+  // Publishes a PDQ signal at alice (retrying while she recovers her feed, which can take the
+  // whole 10 s publishing hold when no peer answers her, and more under a sanitizer); returns
+  // its id and seq.
   api::PublishResponse Submit(uint32_t seed) {
     Result<api::PublishResponse> r = Unavailable("not tried");
-    WaitFor([&] {
-      r = PublishSignal(fed_.node(kAlice), RandomPdqHex(seed));
-      return r.ok();
-    });
+    WaitFor(
+        [&] {
+          r = PublishSignal(fed_.node(kAlice), RandomPdqHex(seed));
+          return r.ok();
+        },
+        60);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : api::PublishResponse();
   }
