@@ -12,6 +12,7 @@
 #include "common/pdq_hash.h"
 #include "daemon/cli_commands.h"
 #include "daemon/cli_format.h"
+#include "daemon/te_format.h"
 
 namespace hashmesh::cli {
 
@@ -329,14 +330,7 @@ int RunFiles(const Context& ctx, const MatchArgs& args) {
 
 Result<std::optional<SignalInput>> ParseBatchLine(std::string_view line,
                                                   const std::string& default_type) {
-  std::vector<std::string_view> tokens;
-  size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
-    size_t start = i;
-    while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i]))) ++i;
-    if (i > start) tokens.push_back(line.substr(start, i - start));
-  }
+  std::vector<std::string_view> tokens = SplitWhitespace(line);
   if (tokens.empty() || tokens[0].front() == '#') return std::optional<SignalInput>();
   std::string_view type;
   std::string_view value;

@@ -18,18 +18,6 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-std::vector<std::string_view> Fields(std::string_view line) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
-    size_t start = i;
-    while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i]))) ++i;
-    if (i > start) out.push_back(line.substr(start, i - start));
-  }
-  return out;
-}
-
 // Fills item->request from a type and value as written, or sets item->error.
 void MakeRequest(std::string_view te_type, std::string_view value,
                  const std::vector<std::string>& labels, ImportItem* item) {
@@ -101,7 +89,7 @@ Result<ImportList> ParseImportList(std::string_view text, std::string_view forma
     ImportItem item;
     item.line = number;
     if (list.format == "lines") {
-      std::vector<std::string_view> f = Fields(trimmed);
+      std::vector<std::string_view> f = SplitWhitespace(trimmed);
       if (f.size() != 2) {
         item.te_value = std::string(trimmed);
         item.error =

@@ -79,6 +79,18 @@ std::string_view ToTeType(std::string_view our_type) {
 
 bool IsTeCsvHeader(std::string_view line) { return Lower(Trim(line)) == kTeCsvHeader; }
 
+std::vector<std::string_view> SplitWhitespace(std::string_view line) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+    size_t start = i;
+    while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+    if (i > start) out.push_back(line.substr(start, i - start));
+  }
+  return out;
+}
+
 Result<std::vector<std::string>> SplitCsvLine(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   std::vector<std::string> fields;

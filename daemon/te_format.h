@@ -36,6 +36,9 @@ struct TeRow {
 };
 // True for the header line (surrounding white space and case ignored).
 bool IsTeCsvHeader(std::string_view line);
+// The words of a `<type> <value>` line (python-threatexchange's text form): runs of characters
+// between white space.
+std::vector<std::string_view> SplitWhitespace(std::string_view line);
 // Fields of one CSV line, RFC 4180 quoting ("a ""b""",c); a quoted field may not span lines.
 Result<std::vector<std::string>> SplitCsvLine(std::string_view line);
 // A data row: exactly five fields.
