@@ -18,19 +18,10 @@ namespace hashmesh::cli {
 namespace {
 
 Status ReadLog(const std::string& path, LogVerifier* verifier) {
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  if (path != "-") {
-    file.open(path, std::ios::binary);
-    if (!file) return InvalidArgument(path + ": " + std::strerror(errno));
-    in = &file;
-  }
-  const std::string name = path == "-" ? "stdin" : path;
-  std::string line;
-  uint32_t number = 0;
-  while (std::getline(*in, line)) verifier->AddLine(name, ++number, line);
-  if (in->bad()) return IoError(name + ": read error");
-  return Status::Ok();
+  return ForEachInputLine(path, [verifier](const std::string& name, uint32_t number,
+                                           const std::string& line) {
+    verifier->AddLine(name, number, line);
+  });
 }
 
 }  // namespace

@@ -11,6 +11,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
 
 #include "common/clock.h"
 #include "common/hex.h"
@@ -309,6 +312,25 @@ void ProgressBar::Update(size_t done) {
   std::fprintf(stderr, "\r\033[K%s %zu/%zu (%zu%%)", label_.c_str(), done, total_,
                total_ == 0 ? size_t{100} : done * 100 / total_);
   std::fflush(stderr);
+}
+
+Status ForEachInputLine(
+    const std::string& path,
+    const std::function<void(const std::string& name, uint32_t number, const std::string& line)>&
+        each) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file) return InvalidArgument(path + ": " + std::strerror(errno));
+    in = &file;
+  }
+  const std::string name = path == "-" ? "stdin" : path;
+  std::string line;
+  uint32_t number = 0;
+  while (std::getline(*in, line)) each(name, ++number, line);
+  if (in->bad()) return IoError(name + ": read error");
+  return Status::Ok();
 }
 
 }  // namespace hashmesh::cli

@@ -37,6 +37,13 @@ Status FileError(const std::string& path, const Status& status);
 // and body if it sent no ErrorResponse). Never kUnavailable nor kInvalidArgument, so exit 1.
 Status DaemonError(int http_status, std::string_view body);
 
+// Reads FILE, or stdin for "-" (named "stdin" in messages), one line at a time (without its
+// newline) into `each(name, line_number, line)`. InvalidArgument if it cannot be opened.
+Status ForEachInputLine(
+    const std::string& path,
+    const std::function<void(const std::string& name, uint32_t number, const std::string& line)>&
+        each);
+
 // Global flags, resolved.
 struct Context {
   std::string socket_flag;

@@ -120,17 +120,13 @@ Status ExportTeCsv(const Context& ctx, Output* out, api::ExportSummary* summary)
 }
 
 Result<std::string> ReadInput(const std::string& path) {
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  if (path != "-") {
-    file.open(path, std::ios::binary);
-    if (!file) return InvalidArgument(path + ": " + std::strerror(errno));
-    in = &file;
-  }
-  std::ostringstream text;
-  text << in->rdbuf();
-  if (in->bad()) return IoError((path == "-" ? std::string("stdin") : path) + ": read error");
-  return text.str();
+  std::string text;
+  HM_RETURN_IF_ERROR(ForEachInputLine(
+      path, [&text](const std::string&, uint32_t, const std::string& line) {
+        text += line;
+        text += '\n';
+      }));
+  return text;
 }
 
 void Count(google::protobuf::RepeatedPtrField<api::ReasonCount>* counts, const std::string& why) {
