@@ -10,6 +10,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <optional>
+#include <thread>
 
 namespace hashmesh {
 
@@ -41,11 +42,27 @@ class Connection {
     if (path_.size() >= sizeof(sockaddr_un::sun_path)) {
       return ConnectError("socket path too long");
     }
-    ErrorCode ec = Run(
-        deadline, [&](auto handler) { socket_.async_connect(Local::endpoint(path_), handler); });
-    if (ec == net::error::timed_out) return ConnectError("timed out");
-    if (ec) return ConnectError(ec.message());
-    return Status::Ok();
+    // A unix socket whose listen backlog is full refuses a non-blocking connect at once (EAGAIN,
+    // seen through Asio as ENOBUFS or would_block) where a blocking one would wait for room: in
+    // a burst of clients, wait for the daemon to drain its backlog, as a blocking client would.
+    auto pause = std::chrono::milliseconds(1);
+    for (;;) {
+      ErrorCode ec = Run(
+          deadline, [&](auto handler) { socket_.async_connect(Local::endpoint(path_), handler); });
+      if (ec == net::error::timed_out) return ConnectError("timed out");
+      if (!ec) return Status::Ok();
+      const bool backlog_full = ec == net::error::no_buffer_space ||
+                                ec == net::error::would_block || ec == net::error::try_again;
+      if (!backlog_full) return ConnectError(ec.message());
+      if (Clock::now() + pause >= deadline) {
+        return Unavailable("cannot connect to hashmeshd at " + path_ +
+                           ": its listen backlog stayed full (the daemon is overloaded)");
+      }
+      ErrorCode ignored;
+      socket_.close(ignored);
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(50));
+    }
   }
 
   // Runs one asynchronous operation started by `start(handler)` until it completes or the

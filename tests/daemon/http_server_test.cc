@@ -510,6 +510,80 @@ TEST_F(HttpServerTest, ClientReportsUnreachableDaemon) {
             std::string::npos);
 }
 
+// A listening socket with a backlog of one that nobody accepts on yet, filled with connections:
+// a new client's non-blocking connect is refused at once with EAGAIN.
+class FullBacklog {
+ public:
+  explicit FullBacklog(const std::string& path) {
+    listener_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(listen(listener_, 1), 0);
+    for (;;) {
+      int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+        EXPECT_EQ(errno, EAGAIN);
+        close(fd);
+        break;
+      }
+      fillers_.push_back(fd);
+    }
+  }
+  ~FullBacklog() {
+    for (int fd : fillers_) close(fd);
+    close(listener_);
+  }
+
+  // Accepts everything waiting: the fillers (closed first, so they read as EOF) are dropped, a
+  // client that sends a request gets `answer`.
+  void Drain(const std::string& answer) {
+    for (int fd : fillers_) close(fd);
+    fillers_.clear();
+    for (;;) {
+      pollfd p{listener_, POLLIN, 0};
+      if (poll(&p, 1, 2000) <= 0) return;
+      int fd = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) return;
+      const std::string request = ReadRaw(fd, 2s, "\r\n\r\n");
+      if (!request.empty()) SendAll(fd, answer);
+      close(fd);
+      if (!request.empty()) return;
+    }
+  }
+
+ private:
+  int listener_ = -1;
+  std::vector<int> fillers_;
+};
+
+// In a burst of clients the daemon's backlog can be full for a moment: the client waits for room,
+// as a blocking connect would, rather than fail at once.
+TEST_F(HttpServerTest, ClientWaitsWhileTheListenBacklogIsFull) {
+  FullBacklog backlog(path_);
+  std::thread server([&] {
+    std::this_thread::sleep_for(300ms);
+    backlog.Drain("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = HttpCall(path_, "GET", "/v1/status", "", 5s);
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  server.join();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "ok");
+  EXPECT_GE(waited, 250ms) << "answered before the backlog had room";
+}
+
+TEST_F(HttpServerTest, ClientGivesUpWhenTheBacklogStaysFull) {
+  FullBacklog backlog(path_);
+  auto r = HttpCall(path_, "GET", "/v1/status", "", 300ms);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("listen backlog stayed full"), std::string::npos)
+      << r.status().ToString();
+}
+
 TEST_F(HttpServerTest, ClientTimesOutWhenNoAnswerComes) {
   std::promise<Responder> held;
   StartServer([&](HttpRequest&&, Responder respond) { held.set_value(respond); });
