@@ -100,7 +100,7 @@ void BM_IngestGroupCommit(benchmark::State& state) {
     TestMember me, bob;
     bob.AppendManifest();
     for (int i = 1; i < n; ++i) bob.AppendSignal(RandomPdqHex(i));
-    Writer writer(store.get(), {me.id(), &me.signing_key(), 1, me.manifest()}, nullptr, {});
+    Writer writer(store.get(), {me.id(), &me.signing_key(), 1, me.manifest(), {}}, nullptr, {});
     (void)writer.Start();
     state.ResumeTiming();
     std::promise<void> done;

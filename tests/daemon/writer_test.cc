@@ -32,7 +32,7 @@ class WriterTest : public ::testing::Test {
   }
 
   void StartWriter(IngestCheck check = nullptr) {
-    OwnFeedIdentity id{me_.id(), &me_.signing_key(), me_.manifest_seq(), me_.manifest()};
+    OwnFeedIdentity id{me_.id(), &me_.signing_key(), me_.manifest_seq(), me_.manifest(), {}};
     writer_ = std::make_unique<Writer>(store_.get(), id, check, WriterOptions{});
     writer_->AddCommitListener([this](const std::vector<ParsedRecord>& rs) {
       std::lock_guard lock(mu_);
@@ -157,7 +157,7 @@ TEST_F(WriterTest, EquivocationIsStoredAsProof) {
 }
 
 TEST_F(WriterTest, DeferredManifestBlocksPublishing) {
-  OwnFeedIdentity id{me_.id(), &me_.signing_key(), me_.manifest_seq(), me_.manifest()};
+  OwnFeedIdentity id{me_.id(), &me_.signing_key(), me_.manifest_seq(), me_.manifest(), {}};
   writer_ = std::make_unique<Writer>(store_.get(), id, nullptr,
                                      WriterOptions{.defer_own_manifest = true});
   ASSERT_TRUE(writer_->Start().ok());

@@ -97,7 +97,9 @@ TEST(FederationFaultTest, EquivocationIsDetectedAndFloodedEverywhere) {
   ASSERT_TRUE(fed.Start(twin, {1}).ok());
   const std::vector<size_t> all = {0, 1, twin, 2};
   for (size_t i : all) {
-    if (i == 2) ASSERT_TRUE(fed.Start(2, {1}).ok());
+    if (i == 2) {
+      ASSERT_TRUE(fed.Start(2, {1}).ok());
+    }
     EXPECT_TRUE(WaitFor([&] { return NodeStatus(fed.node(i)).equivocations() >= 1; }))
         << fed.name(i) << " never stored the proof\n"
         << fed.node(i).log();

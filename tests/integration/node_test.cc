@@ -138,7 +138,9 @@ TEST_F(NodeTest, ExactTypesAndBadInput) {
   EXPECT_EQ(h->status, 405);
   h = node_.Query("POST", "/v1/match",
                   "{\"type\":\"pdq\",\"value\":\"" + std::string(2 << 20, 'a') + "\"}");
-  if (h.ok()) EXPECT_EQ(h->status, 413);  // the server may also close before reading it all
+  if (h.ok()) {  // the server may also close before reading it all
+    EXPECT_EQ(h->status, 413);
+  }
   h = node_.Query("POST", "/v1/match", "{\"type\":\"pdq\",\"value\":\"zz\"}");
   EXPECT_EQ(h->status, 400);
   h = node_.Query("POST", "/v1/match",
