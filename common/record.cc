@@ -1,6 +1,8 @@
 // Record construction, parsing and verification.
 #include "common/record.h"
 
+#include <algorithm>
+
 #include "common/hex.h"
 #include "common/signal_value.h"
 
@@ -204,6 +206,23 @@ bool VoidedBy(const ParsedRecord& record, const ManifestInfo& manifest) {
   return manifest.compromised_after != 0 && record.kind != RecordKind::kManifest &&
          record.seq() > manifest.compromised_after &&
          record.body.manifest_seq() < manifest.seq;
+}
+
+std::vector<const pb::Signal*> Fingerprints(const pb::RecordBody& body) {
+  std::vector<const pb::Signal*> out;
+  if (body.has_signal()) {
+    out.push_back(&body.signal());
+  } else if (body.has_notice()) {
+    for (const auto& target : body.notice().targets()) {
+      if (!target.has_signal()) continue;
+      const pb::Signal& s = target.signal();
+      const bool seen = std::any_of(out.begin(), out.end(), [&](const pb::Signal* o) {
+        return o->type() == s.type() && o->value() == s.value();
+      });
+      if (!seen) out.push_back(&s);
+    }
+  }
+  return out;
 }
 
 bool IsVoid(const ParsedRecord& record, const std::map<uint32_t, ManifestInfo>& manifests) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/crypto.h"
 #include "common/manifest.h"
@@ -44,6 +45,11 @@ RecordId ComputeRecordId(std::string_view body);
 // canonical signal values, ids of the right size. Does not check signatures or the chain.
 Result<ParsedRecord> ParseRecord(pb::SignedRecord signed_record);
 Result<ParsedRecord> ParseRecordBytes(std::string_view serialized);
+
+// The fingerprints a record carries, for matching: a signal record's own, or the inline
+// signals among a notice's targets (each distinct type and value once, in target order).
+// Empty for other kinds. The pointers point into `body`.
+std::vector<const pb::Signal*> Fingerprints(const pb::RecordBody& body);
 
 // Fills the header fields of `body` and returns the bytes to sign (what BuildRecord signs; tools
 // that sign many records on several threads use it directly).

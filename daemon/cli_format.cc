@@ -63,7 +63,7 @@ std::string FormatMatch(const api::Match& m) {
   std::string line = Who(m.author(), m.author_name(), m.role()) + " " + m.type();
   line += m.type() == "pdq" ? " d=" + std::to_string(m.distance()) : " exact";
   if (m.labels_size() > 0) line += " labels=" + Join(m.labels(), ",");
-  line += "  id=" + m.id() + "\n";
+  line += (m.record_kind() == "notice" ? "  in notice id=" : "  id=") + m.id() + "\n";
 
   std::vector<std::string> more;
   if (!m.query_type().empty() && m.query_type() != m.type())

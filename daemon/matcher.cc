@@ -2,6 +2,7 @@
 #include "daemon/matcher.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "daemon/record_view.h"
@@ -13,6 +14,30 @@ bool IsIgnored(const PolicyConfig& policy, const PublicKey& key) {
   const std::string text = KeyToText(key);
   return std::find(policy.ignore_members.begin(), policy.ignore_members.end(), text) !=
          policy.ignore_members.end();
+}
+
+// The fingerprint of `record` that the query found: a signal record's own, or the one inline in a
+// notice that equals the query (exact kinds) or lies at `distance` from it (PDQ). Null for
+// records that carry none (the index and the store are written together, so only by a bug).
+const pb::Signal* MatchedFingerprint(const ParsedRecord& record, const MatchSpec& spec,
+                                     int distance) {
+  // A signal record is only found by its own fingerprint.
+  if (record.kind == RecordKind::kSignal) return &record.body.signal();
+  if (record.kind != RecordKind::kNotice) return nullptr;
+  std::optional<PdqHash> query;
+  if (spec.kind == SignalKind::kPdq) {
+    if (auto q = PdqHash::FromHex(spec.value); q.ok()) query = *q;
+  }
+  for (const pb::Signal* s : Fingerprints(record.body)) {
+    if (static_cast<SignalKind>(s->type()) != spec.kind) continue;
+    if (!query) {
+      if (s->value() == spec.value) return s;
+      continue;
+    }
+    auto hash = PdqHash::FromHex(s->value());
+    if (hash.ok() && HammingDistance(*hash, *query) == distance) return s;
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -52,6 +77,11 @@ Result<api::MatchResponse> Matcher::Match(const MatchSpec& spec, const TrustStor
     if (a.first.author != b.first.author) return a.first.author < b.first.author;
     return a.first.seq < b.first.seq;
   });
+  // A notice with several near fingerprints is found once per fingerprint: keep the nearest.
+  std::set<std::pair<PublicKey, uint64_t>> seen;
+  std::erase_if(found, [&](const auto& f) {
+    return !seen.emplace(f.first.author, f.first.seq).second;
+  });
 
   api::MatchResponse response;
   std::vector<MatchFacts> facts;
@@ -75,9 +105,11 @@ Result<bool> Matcher::Describe(const RecordLocation& loc, int distance, const Ma
   HM_ASSIGN_OR_RETURN(auto bytes, store_->GetRecord(loc));
   if (!bytes) return false;  // cannot happen: index and store are written together
   HM_ASSIGN_OR_RETURN(ParsedRecord record, ParseRecordBytes(*bytes));
-  if (record.kind != RecordKind::kSignal) return false;
+  const pb::Signal* matched = MatchedFingerprint(record, spec, distance);
+  if (matched == nullptr) return false;
   if (compromise_ != nullptr && compromise_->IsVoid(record)) return false;
-  const pb::Signal& signal = record.body.signal();
+  const pb::Signal& signal = *matched;
+  const bool is_notice = record.kind == RecordKind::kNotice;
   if (spec.kind == SignalKind::kPdq && !spec.include_low_quality && signal.has_quality() &&
       signal.quality() < static_cast<uint32_t>(kPdqMinQuality)) {
     return false;
@@ -97,10 +129,14 @@ Result<bool> Matcher::Describe(const RecordLocation& loc, int distance, const Ma
   SetTimestamp(record.body.created_at_ms(), match->mutable_created_at());
   if (signal.has_quality()) match->set_quality(signal.quality());
   match->set_note(signal.note());
-  match->set_expired(signal.expires_at_ms() != 0 && signal.expires_at_ms() <= now_ms);
+  auto expired = [now_ms](uint64_t at) { return at != 0 && at <= now_ms; };
+  match->set_expired(expired(signal.expires_at_ms()) ||
+                     (is_notice && expired(record.body.notice().expires_at_ms())));
   match->set_query_type(std::string(SignalKindName(spec.kind)));
+  match->set_record_kind(is_notice ? "notice" : "signal");
 
-  facts->signal = match->type() + " " + match->id().substr(0, 12) + " by " + author->name;
+  facts->signal = match->type() + (is_notice ? " in notice " : " ") + match->id().substr(0, 12) +
+                  " by " + author->name;
   facts->author_platform = author->HasRole(Role::kPlatform);
   facts->author_authority = author->HasRole(Role::kAuthority);
   facts->ignored = IsIgnored(policy, record.author);
@@ -114,6 +150,18 @@ Result<bool> Matcher::Describe(const RecordLocation& loc, int distance, const Ma
     supporters.insert(record.author);
     facts->platform_supporters.push_back(author->name);
   }
+
+  auto add_notice = [&](const ParsedRecord& notice_record, const TrustMember& notice_author) {
+    api::NoticeView notice = ToNoticeView(notice_record, &trust, now_ms);
+    if (!notice.expired() && notice_author.HasRole(Role::kAuthority)) {
+      facts->authority_notices.push_back(
+          "notice by " + notice.issuing_body() + " (" + notice_author.name + ", " +
+          notice.jurisdiction() + ", " + notice.legal_basis() + ") requests " + notice.action());
+    }
+    *match->add_notices() = std::move(notice);
+  };
+  // A fingerprint inside a notice: the notice is its own first notice.
+  if (is_notice) add_notice(record, *author);
 
   HM_ASSIGN_OR_RETURN(auto refs, store_->FindRefs(record.id));
   api::OpinionCounts* counts = match->mutable_opinions();
@@ -153,17 +201,7 @@ Result<bool> Matcher::Describe(const RecordLocation& loc, int distance, const Ma
           default: break;
         }
         break;
-      case RecordKind::kNotice: {
-        api::NoticeView notice = ToNoticeView(ref, &trust, now_ms);
-        if (!notice.expired() && ref_author->HasRole(Role::kAuthority)) {
-          facts->authority_notices.push_back(
-              "notice by " + notice.issuing_body() + " (" + ref_author->name + ", " +
-              notice.jurisdiction() + ", " + notice.legal_basis() + ") requests " +
-              notice.action());
-        }
-        *match->add_notices() = std::move(notice);
-        break;
-      }
+      case RecordKind::kNotice: add_notice(ref, *ref_author); break;
       default: break;
     }
   }

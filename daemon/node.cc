@@ -560,10 +560,9 @@ void Node::Impl::WatchdogLoop(std::chrono::microseconds interval) {
 
 void Node::Impl::OnCommit(const std::vector<ParsedRecord>& records) {
   for (const auto& r : records) {
-    if (r.kind == RecordKind::kSignal && r.body.signal().type() == pb::SIGNAL_TYPE_PDQ) {
-      if (auto hash = PdqHash::FromHex(r.body.signal().value()); hash.ok()) {
-        index.Add({r.author, r.seq()}, *hash);
-      }
+    for (const pb::Signal* s : Fingerprints(r.body)) {
+      if (s->type() != pb::SIGNAL_TYPE_PDQ) continue;
+      if (auto hash = PdqHash::FromHex(s->value()); hash.ok()) index.Add({r.author, r.seq()}, *hash);
     }
   }
   std::lock_guard lock(streams_mu);

@@ -165,6 +165,47 @@ std::string SignalKey(SignalKind kind, std::string_view canonical_value) {
   return key;
 }
 
+// Indexes the fingerprints `body` carries (a signal's, a notice's inline ones) under
+// type|value -> its location.
+Status PutFingerprints(MDB_txn* txn, MDB_dbi signals, const pb::RecordBody& body,
+                       std::string_view loc_key) {
+  for (const pb::Signal* s : Fingerprints(body)) {
+    HM_RETURN_IF_ERROR(
+        PutValue(txn, signals, SignalKey(static_cast<SignalKind>(s->type()), s->value()), loc_key));
+  }
+  return Status::Ok();
+}
+
+// Schema 1 did not index the fingerprints inside notices: index those of every stored notice.
+Status MigrateFrom1(MDB_txn* txn, MDB_dbi records, MDB_dbi signals) {
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn, records, &cursor);
+  if (rc != 0) return LmdbError(rc, "cursor");
+  MDB_val k, v;
+  Status status;
+  size_t notices = 0;
+  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    pb::SignedRecord signed_record;
+    pb::RecordBody body;
+    if (!signed_record.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size)) ||
+        !body.ParseFromString(signed_record.body())) {
+      status = Corruption("stored record is corrupt");
+      break;
+    }
+    if (!body.has_notice()) continue;
+    ++notices;
+    status = PutFingerprints(txn, signals, body, View(k));
+    if (!status.ok()) break;
+  }
+  mdb_cursor_close(cursor);
+  HM_RETURN_IF_ERROR(status);
+  if (rc != MDB_NOTFOUND) return LmdbError(rc, "cursor");
+  LogNotice("store upgraded to schema 2: fingerprints inside notices indexed")
+      .Kv("notices", static_cast<uint64_t>(notices));
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(options.dir, ec);
@@ -227,6 +268,13 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   const std::string want = std::to_string(kSchemaVersion);
   if (!version->has_value()) {
     Status s = PutValue(txn, store->dbis_->meta, "schema_version", want);
+    if (!s.ok()) {
+      mdb_txn_abort(txn);
+      return s;
+    }
+  } else if (**version == "1") {
+    Status s = MigrateFrom1(txn, store->dbis_->records, store->dbis_->signals);
+    if (s.ok()) s = PutValue(txn, store->dbis_->meta, "schema_version", want);
     if (!s.ok()) {
       mdb_txn_abort(txn);
       return s;
@@ -300,16 +348,12 @@ Status StoreBatch::PutRecord(const ParsedRecord& record) {
       PutValue(txn, db.heads, AsStringView(record.author), HeadValue(record.seq(), record.id)));
   const pb::RecordBody& body = record.body;
   auto put_ref = [&](const std::string& target) { return PutValue(txn, db.refs, target, loc_key); };
+  HM_RETURN_IF_ERROR(PutFingerprints(txn, db.signals, body, loc_key));
   switch (record.kind) {
-    case RecordKind::kSignal: {
-      auto kind = static_cast<SignalKind>(body.signal().type());
-      HM_RETURN_IF_ERROR(PutValue(txn, db.signals, SignalKey(kind, body.signal().value()), loc_key));
-      break;
-    }
+    case RecordKind::kSignal: break;
     case RecordKind::kNotice:
       for (const auto& target : body.notice().targets()) {
-        if (target.has_signal()) continue;  // inline signals are found through the notice
-        HM_RETURN_IF_ERROR(put_ref(target.record_id()));
+        if (!target.has_signal()) HM_RETURN_IF_ERROR(put_ref(target.record_id()));
       }
       break;
     case RecordKind::kOpinion: HM_RETURN_IF_ERROR(put_ref(body.opinion().target())); break;

@@ -27,7 +27,8 @@
 
 namespace hashmesh {
 
-inline constexpr uint32_t kSchemaVersion = 1;
+// 2: fingerprints inside notices are indexed with signals (a schema 1 store is upgraded at open).
+inline constexpr uint32_t kSchemaVersion = 2;
 
 // Where a record lives: its author's feed and seq.
 struct RecordLocation {
@@ -100,11 +101,13 @@ class Store {
   Result<std::vector<FeedHeadInfo>> Heads() const;
   // The author's head and verified manifests: what VerifyNextRecord needs.
   Result<FeedState> LoadFeedState(const PublicKey& author) const;
-  // Exact lookup of signal records with this (canonical) value.
+  // Exact lookup of the records carrying this (canonical) fingerprint: signals, and notices with
+  // it inline.
   Result<std::vector<RecordLocation>> FindSignals(SignalKind kind, std::string_view value) const;
   // Records that reference `target` (opinions, retractions, notices).
   Result<std::vector<RecordLocation>> FindRefs(const RecordId& target) const;
-  // Calls fn for every PDQ signal record, in key order (used to build the index at start).
+  // Calls fn for every PDQ fingerprint of a record (signal or notice), in key order (used to
+  // build the index at start).
   Status ForEachPdqSignal(const std::function<void(const RecordLocation&, const PdqHash&)>& fn) const;
   // Records of one feed with seq in [from, from + limit), in order.
   Result<std::vector<std::string>> ReadFeed(const PublicKey& author, uint64_t from,

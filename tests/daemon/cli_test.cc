@@ -212,7 +212,7 @@ TEST_F(CliDaemonTest, BatchPrintsOneLinePerInputLine) {
            R"(","author":"","author_name":"","role":"","type":")" + type + R"(","value":")" +
            value +
            R"(","distance":0,"labels":[],"seq":0,"note":"","retracted":false,"expired":false,)"
-           R"("notices":[],"query_type":"","author_forked":false}],)"
+           R"("notices":[],"query_type":"","author_forked":false,"record_kind":""}],)"
            R"("verdict":{"action":"none","reasons":[]}})"
            "\n";
   };

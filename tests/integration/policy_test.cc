@@ -35,9 +35,10 @@ class PolicyTest : public ::testing::Test {
     return out.id();
   }
 
-  api::MatchResponse Match(size_t i) {
+  api::MatchResponse Match(size_t i) { return Match(i, pdq_); }
+  api::MatchResponse Match(size_t i, const std::string& pdq) {
     auto r = fed_.node(i).Query("POST", "/v1/match",
-                                "{\"type\":\"pdq\",\"value\":\"" + pdq_ + "\"}");
+                                "{\"type\":\"pdq\",\"value\":\"" + pdq + "\"}");
     api::MatchResponse out;
     if (r.ok() && r->status == 200) (void)FromJson(r->body, &out);
     return out;
@@ -106,6 +107,53 @@ TEST_F(PolicyTest, NoticesEndorsementsDisputesAndRetraction) {
   auto at_auditor = Match(kAudit);
   ASSERT_EQ(at_auditor.matches_size(), 1);
   EXPECT_TRUE(at_auditor.matches(0).retracted());
+}
+
+// An authority's notice that carries the fingerprint itself, with no signal record: every node
+// matches it, a near duplicate too, with the notice as the match's context. Platforms that
+// endorse the notice make it act; the authority's retraction ends it; a restarted node (its PDQ
+// index rebuilt from the store) still finds it.
+TEST_F(PolicyTest, FingerprintInsideANoticeMatches) {
+  const std::string notice =
+      Publish(kGov, {"notice", "--signal", "pdq:" + pdq_, "--category", "terrorism",
+                     "--jurisdiction", "FR", "--legal-basis", "Loi 2014-1353 art. 6-1",
+                     "--issuing-body", "OCLCTIC", "--action", "remove"});
+  ASSERT_EQ(notice.size(), 64u);
+  EXPECT_EQ(VerdictsEverywhere("review"), "review review review review review");
+  std::string near = pdq_;
+  near[0] = near[0] == '0' ? '1' : '0';  // 1 or 2 bits away
+  auto m = Match(kP3, near);
+  ASSERT_EQ(m.matches_size(), 1);
+  const api::Match& match = m.matches(0);
+  EXPECT_EQ(match.record_kind(), "notice");
+  EXPECT_EQ(match.id(), notice);
+  EXPECT_EQ(match.author_name(), "gov");
+  EXPECT_EQ(match.value(), pdq_);
+  EXPECT_GT(match.distance(), 0u);
+  ASSERT_EQ(match.notices_size(), 1);
+  EXPECT_EQ(match.notices(0).id(), notice);
+  EXPECT_EQ(match.notices(0).issuing_body(), "OCLCTIC");
+  ASSERT_GE(m.verdict().reasons_size(), 1);
+  EXPECT_NE(m.verdict().reasons(0).find("in notice"), std::string::npos) << m.verdict().reasons(0);
+  EXPECT_NE(m.verdict().reasons(0).find("requests remove"), std::string::npos)
+      << m.verdict().reasons(0);
+  auto cli = fed_.node(kP2).Cli({"match", "--type", "pdq", "--value", pdq_});
+  EXPECT_NE(cli.out.find("in notice id=" + notice), std::string::npos) << cli.out << cli.err;
+
+  // Two platforms endorse the notice: act everywhere.
+  Publish(kP1, {"endorse", notice, "--reason", "seen here"});
+  Publish(kP2, {"endorse", notice, "--reason", "seen here too"});
+  EXPECT_EQ(VerdictsEverywhere("act"), "act act act act act");
+
+  // The authority retracts its notice: none everywhere, after a restart too.
+  Publish(kGov, {"retract", notice, "--reason", "order annulled"});
+  EXPECT_EQ(VerdictsEverywhere("none"), "none none none none none");
+  fed_.node(kP3).Stop();
+  ASSERT_TRUE(fed_.Start(kP3, {kP1}).ok());
+  auto after = Match(kP3, near);
+  ASSERT_EQ(after.matches_size(), 1);
+  EXPECT_TRUE(after.matches(0).retracted());
+  EXPECT_EQ(after.verdict().action(), "none");
 }
 
 TEST_F(PolicyTest, RolesLimitWhatMembersPublish) {
