@@ -1,6 +1,7 @@
 // Store: the node's LMDB environment (the data directory itself, so mdb_stat/mdb_copy work on it).
 // Named databases: records (author|seq -> SignedRecord), ids (id -> author|seq), heads
-// (author -> seq|id), signals (type|value -> author|seq, dupsort), refs (target id -> author|seq,
+// (author -> seq|id), signals (type|value -> author|seq of a signal or of a notice carrying the
+// fingerprint inline, dupsort), refs (target id -> author|seq,
 // dupsort), manifests (author|manifest seq -> SignedManifest), equivocations (author|seq -> proof),
 // meta (schema version).
 //
@@ -45,7 +46,7 @@ struct FeedHeadInfo {
 
 struct StoreStats {
   uint64_t records = 0;
-  uint64_t signals = 0;
+  uint64_t signals = 0;  // fingerprints indexed: signal records' and notices' inline ones
   uint64_t authors = 0;
   uint64_t equivocations = 0;
   uint64_t map_size_bytes = 0;
