@@ -8,6 +8,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "daemon/record_view.h"
+#include "proto/wire.pb.h"
 
 namespace hashmesh {
 namespace {
@@ -105,6 +106,9 @@ void ApiHandlers::HandleQuery(HttpRequest&& request, Responder respond) const {
   }
   if (path.starts_with("/v1/records/")) {
     return respond(get ? Record(path.substr(12)) : MethodNotAllowed(request));
+  }
+  if (path == "/v1/equivocations") {
+    return respond(get ? Equivocations() : MethodNotAllowed(request));
   }
   if (path == "/v1/peers") {
     if (!get) return respond(MethodNotAllowed(request));
@@ -466,6 +470,28 @@ HttpResponse ApiHandlers::Feed(std::string_view author_text, std::string_view qu
     api::RecordView* view = out.add_records();
     *view = ToRecordView(*r, trust.get());
     view->set_voided(ctx_.compromise != nullptr && ctx_.compromise->IsVoid(*r));
+  }
+  return Json(out);
+}
+
+HttpResponse ApiHandlers::Equivocations() const {
+  auto proofs = ctx_.store->Equivocations();
+  if (!proofs.ok()) return ErrorResponseFor(proofs.status());
+  auto trust = ctx_.trust();
+  api::EquivocationsResponse out;
+  for (const auto& bytes : *proofs) {
+    pb::Equivocation proof;
+    if (!proof.ParseFromString(bytes)) return ErrorResponseFor(Corruption("stored fork proof"));
+    auto first = ParseRecord(proof.first());
+    auto second = ParseRecord(proof.second());
+    if (!first.ok()) return ErrorResponseFor(first.status());
+    if (!second.ok()) return ErrorResponseFor(second.status());
+    api::EquivocationView* view = out.add_equivocations();
+    view->set_author(KeyToText(first->author));
+    if (const TrustMember* m = trust->FindByKey(first->author)) view->set_author_name(m->name);
+    view->set_seq(static_cast<uint32_t>(first->seq()));
+    *view->mutable_first() = ToRecordView(*first, trust.get());
+    *view->mutable_second() = ToRecordView(*second, trust.get());
   }
   return Json(out);
 }

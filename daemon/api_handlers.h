@@ -51,6 +51,7 @@ class ApiHandlers {
   HttpResponse Record(std::string_view id_hex) const;
   HttpResponse Feeds() const;
   HttpResponse Feed(std::string_view author, std::string_view query) const;
+  HttpResponse Equivocations() const;
   void Publish(pb::RecordBody body, const HttpRequest& request, Responder respond) const;
   // POST /v1/signals/batch: each item through BuildSignal and the writer, answered in order.
   void PublishSignalBatch(const HttpRequest& request, Responder respond) const;

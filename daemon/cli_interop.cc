@@ -74,14 +74,33 @@ class Output {
   FILE* file_ = nullptr;
 };
 
+// Every record of every feed, then the records of the other branch of each fork the node holds a
+// proof of (a node keeps one branch in its feed, and the proof's other record beside it).
 Status ExportJsonLines(const Context& ctx, Output* out, api::ExportSummary* summary) {
+  HM_ASSIGN_OR_RETURN(std::string answer, Get(ctx, "/v1/equivocations"));
+  api::EquivocationsResponse forks;
+  HM_RETURN_IF_ERROR(ParseAnswer(answer, &forks));
+  std::map<std::pair<std::string, uint32_t>, std::string> chain_id;  // at each forked seq
+  for (const auto& f : forks.equivocations()) chain_id[{f.author(), f.seq()}];
+
   api::FeedsResponse feeds;
   std::set<std::string> authors;
   HM_RETURN_IF_ERROR(ForEachNodeRecord(ctx, &feeds, [&](api::RecordView r) {
     authors.insert(r.author());
+    if (auto it = chain_id.find({r.author(), r.seq()}); it != chain_id.end()) it->second = r.id();
     summary->set_records(summary->records() + 1);
     return out->Write(RecordLine(r) + "\n");
   }));
+  std::set<std::string> written;
+  for (const auto& f : forks.equivocations()) {
+    for (const api::RecordView* r : {&f.first(), &f.second()}) {
+      if (r->id() == chain_id[{f.author(), f.seq()}] || !written.insert(r->id()).second) continue;
+      authors.insert(r->author());
+      summary->set_records(summary->records() + 1);
+      summary->set_fork_records(summary->fork_records() + 1);
+      HM_RETURN_IF_ERROR(out->Write(RecordLine(*r) + "\n"));
+    }
+  }
   summary->set_members(static_cast<uint32_t>(authors.size()));
   return Status::Ok();
 }
@@ -246,8 +265,12 @@ int RunExport(const Context& ctx, const ExportArgs& args) {
     if (ctx.json) {
       PrintJsonDocument(ToJson(summary));
     } else {
-      std::printf("exported %u %s to %s\n", summary.records(),
+      std::printf("exported %u %s to %s", summary.records(),
                   args.format == "jsonl" ? "records" : "signals", summary.file().c_str());
+      if (summary.fork_records() > 0) {
+        std::printf(" (%u from fork proofs)", summary.fork_records());
+      }
+      std::printf("\n");
     }
   }
   return kExitOk;

@@ -223,7 +223,8 @@ int Main(int argc, char** argv) {
   CLI::App* export_cmd = Command(
       app, "export", "write every record the node holds, or its current signal list as CSV",
       "--format jsonl (default): one record a line, the API's RecordView JSON with \"body\" and\n"
-      "\"signature\" exactly as signed (base64), every feed in seq order; `verify-log` checks it.\n"
+      "\"signature\" exactly as signed (base64), every feed in seq order, then the other record\n"
+      "of each fork the node holds a proof of; `verify-log` checks it (and reports the forks).\n"
       "--format te-csv: the current signals (not retracted, not expired) as a\n"
       "python-threatexchange CSV dataset, header signal_type,signal_str,collab,category,tags.\n"
       "Types: pdq -> pdq, md5 -> video_md5, sha256 -> video_sha256, url -> url, vpdq -> vpdq,\n"

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "common/json.h"
@@ -130,6 +131,37 @@ TEST(FederationFaultTest, EquivocationIsDetectedAndFloodedEverywhere) {
   for (size_t i : all) later += CountLines(fed.node(i).log(), "equivocation detected");
   EXPECT_EQ(later, announced) << "the proof keeps circulating";
   EXPECT_LE(announced, static_cast<int>(all.size()));
+
+  // Carol keeps one branch in alice's feed and the proof beside it: the API lists the proof, and
+  // her export alone shows the fork to verify-log.
+  auto listed = fed.node(2).Query("GET", "/v1/equivocations", "");
+  ASSERT_TRUE(listed.ok() && listed->status == 200);
+  api::EquivocationsResponse forks;
+  ASSERT_TRUE(FromJson(listed->body, &forks).ok()) << listed->body;
+  ASSERT_EQ(forks.equivocations_size(), 1) << listed->body;
+  const api::EquivocationView& fork = forks.equivocations(0);
+  EXPECT_EQ(fork.author_name(), "alice");
+  EXPECT_EQ(fork.seq(), 2u);
+  EXPECT_EQ(std::set<std::string>({fork.first().id(), fork.second().id()}),
+            std::set<std::string>({forked->id(), honest->id()}));
+  const std::string file = fed.dir() + "/carol.jsonl";
+  auto exported = fed.node(2).Cli({"--json", "export", "--output", file});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  api::ExportSummary summary;
+  ASSERT_TRUE(FromJson(exported.out, &summary).ok()) << exported.out;
+  EXPECT_EQ(summary.fork_records(), 1u);
+  auto verified = RunProgram("hashmesh", {"verify-log", file, "--trust", fed.trust_file(), "--json"});
+  EXPECT_EQ(verified.exit_code, 1) << verified.out << verified.err;
+  api::VerifyLogReport report;
+  ASSERT_TRUE(FromJson(verified.out, &report).ok()) << verified.out;
+  int equivocations = 0;
+  for (const auto& p : report.problems()) {
+    if (p.problem().find("equivocation") == std::string::npos) continue;
+    ++equivocations;
+    EXPECT_EQ(p.author_name(), "alice");
+    EXPECT_EQ(p.seq(), 2u);
+  }
+  EXPECT_EQ(equivocations, 2) << verified.out;  // each of the two records names the other
 }
 
 // A node whose keys live outside its data directory loses the whole data directory. On restart
