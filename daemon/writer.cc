@@ -43,7 +43,8 @@ Status Writer::Start() {
     pb::Equivocation proof;
     if (!proof.ParseFromString(bytes)) continue;
     if (auto first = ParseRecord(proof.first()); first.ok()) {
-      proven_.emplace(first->author, first->seq());
+      auto [it, added] = proven_.emplace(first->author, first->seq());
+      if (!added) it->second = std::min(it->second, first->seq());
     }
   }
   thread_ = std::thread([this] { Run(); });
@@ -277,10 +278,14 @@ Result<std::optional<std::string>> Writer::CheckEquivocation(StoreBatch& batch,
               record.signed_record.signature())) {
     return Corruption("signature does not verify");
   }
-  const std::pair<PublicKey, uint64_t> fork{record.author, record.seq()};
-  if (proven_.count(fork) > 0 || !staged_proven_.insert(fork).second) {
-    return std::optional<std::string>();
+  auto proven_at = [&](const std::map<PublicKey, uint64_t>& proven) {
+    auto it = proven.find(record.author);
+    return it == proven.end() ? UINT64_MAX : it->second;
+  };
+  if (std::min(proven_at(proven_), proven_at(staged_proven_)) <= record.seq()) {
+    return std::optional<std::string>();  // already proven here or lower
   }
+  staged_proven_[record.author] = record.seq();
   pb::Equivocation proof;
   if (!proof.mutable_first()->ParseFromString(*stored)) return Corruption("stored record");
   *proof.mutable_second() = record.signed_record;
@@ -384,7 +389,10 @@ void Writer::CommitBatch(std::vector<Item>& items) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   if (commit.ok()) {
     for (auto& [author, state] : staged) feeds_[author] = std::move(state);
-    proven_.insert(staged_proven_.begin(), staged_proven_.end());
+    for (const auto& [author, seq] : staged_proven_) {
+      auto [it, added] = proven_.emplace(author, seq);
+      if (!added) it->second = std::min(it->second, seq);
+    }
   } else {
     LogError("store commit failed").Kv("error", commit.ToString()).Kv("items", items.size());
     proofs.clear();

@@ -169,10 +169,13 @@ class Writer {
 
   // Writer-thread only: committed feed states, loaded lazily.
   std::map<PublicKey, FeedState> feeds_;
-  // Writer-thread only: (author, seq) of every stored fork proof, and those staged in the
-  // running batch. A proof comes back from every peer it was flooded to; only a new one is
-  // announced, else it would circle the federation for ever.
-  std::set<std::pair<PublicKey, uint64_t>> proven_, staged_proven_;
+  // Writer-thread only: the lowest seq at which each author's fork is proven by a stored proof,
+  // and those staged in the running batch. Policy distrusts an author from its first fork on,
+  // so a proof at a higher seq adds nothing and is not stored: a member that forks at every seq
+  // cannot fill every node's store, nor the proofs sent on each connect. A proof comes back
+  // from every peer it was flooded to; only a new one is announced, else it would circle the
+  // federation for ever.
+  std::map<PublicKey, uint64_t> proven_, staged_proven_;
   std::thread thread_;
 };
 

@@ -156,6 +156,43 @@ TEST_F(WriterTest, EquivocationIsStoredAsProof) {
   EXPECT_EQ(writer_->stats().equivocations, 1u);
 }
 
+// Only an author's lowest fork is kept: a member that forks at every seq adds one proof, not one
+// per seq (policy distrusts it from its first fork on anyway); a fork found lower is kept too.
+TEST_F(WriterTest, OnlyTheLowestForkOfAnAuthorIsStored) {
+  StartWriter();
+  TestMember bob;
+  auto m = bob.AppendManifest();
+  std::vector<ParsedRecord> feed = {m};
+  for (uint32_t i = 0; i < 20; ++i) feed.push_back(bob.AppendSignal(RandomPdqHex(100 + i)));
+  auto ingest = [&](const ParsedRecord& r) {
+    std::promise<Status> p;
+    EXPECT_TRUE(writer_->Ingest(r, [&](Status s) { p.set_value(s); }).ok());
+    return p.get_future().get();
+  };
+  for (const auto& r : feed) ASSERT_TRUE(ingest(r).ok());
+  // A second record at each seq from 11 to 21, then one at seq 5.
+  auto fork_at = [&](uint64_t seq) {
+    pb::RecordBody other;
+    other.mutable_signal()->set_type(pb::SIGNAL_TYPE_MD5);
+    other.mutable_signal()->set_value(ToHex(Sha256(AsBytes(std::to_string(seq)))).substr(0, 32));
+    return *BuildRecord(other, bob.signing_key(), bob.id(), seq, feed[seq - 2].id, 1, NowMs());
+  };
+  for (uint64_t seq = 11; seq <= 21; ++seq) {
+    EXPECT_EQ(ingest(fork_at(seq)).message(), "equivocation at seq " + std::to_string(seq));
+  }
+  EXPECT_EQ(store_->Equivocations()->size(), 1u);
+  EXPECT_EQ(store_->ForkSeq(bob.id())->value(), 11u);
+  EXPECT_EQ(ingest(fork_at(5)).message(), "equivocation at seq 5");
+  EXPECT_EQ(store_->ForkSeq(bob.id())->value(), 5u);
+  EXPECT_EQ(store_->Equivocations()->size(), 2u);
+  // After a restart the lowest is remembered: a fork above it is not stored.
+  writer_.reset();
+  StartWriter();
+  EXPECT_EQ(ingest(fork_at(8)).message(), "equivocation at seq 8");
+  EXPECT_EQ(store_->Equivocations()->size(), 2u);
+  EXPECT_EQ(writer_->stats().equivocations, 0u);
+}
+
 TEST_F(WriterTest, DeferredManifestBlocksPublishing) {
   OwnFeedIdentity id{me_.id(), &me_.signing_key(), me_.manifest_seq(), me_.manifest(), {}};
   writer_ = std::make_unique<Writer>(store_.get(), id, nullptr,
