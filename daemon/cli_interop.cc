@@ -105,6 +105,8 @@ Status ExportJsonLines(const Context& ctx, Output* out, api::ExportSummary* summ
   return Status::Ok();
 }
 
+// The fingerprints that match now: those of current signals, and those inline in current notices
+// (POSITIVE_CLASS, tagged "notice" and the notice's category), each row once.
 Status ExportTeCsv(const Context& ctx, Output* out, api::ExportSummary* summary) {
   api::FeedsResponse feeds;
   HM_ASSIGN_OR_RETURN(std::vector<api::RecordView> records, FetchNodeRecords(ctx, &feeds));
@@ -113,26 +115,34 @@ Status ExportTeCsv(const Context& ctx, Output* out, api::ExportSummary* summary)
   std::set<std::string> rows_seen;
   std::set<std::string> collabs;
   HM_RETURN_IF_ERROR(out->Write(std::string(kTeCsvHeader) + "\n"));
-  for (const auto& r : records) {
-    if (r.kind() != "signal" || r.voided() || retracted.count(r.id()) > 0 ||
-        SignalExpired(r.signal(), now)) {
-      continue;
-    }
+  auto add_row = [&](const api::RecordView& r, const std::string& type, const std::string& value,
+                     const std::vector<std::string>& labels) -> Status {
     TeRow row;
-    row.signal_type = std::string(ToTeType(r.signal().type()));
+    row.signal_type = std::string(ToTeType(type));
     if (row.signal_type.empty()) {
       summary->set_left_out(summary->left_out() + 1);
-      continue;
+      return Status::Ok();
     }
-    row.signal_str = r.signal().value();
+    row.signal_str = value;
     row.collab = r.author_name().empty() ? r.author() : r.author_name();
-    std::vector<std::string> labels(r.signal().labels().begin(), r.signal().labels().end());
     TeCategoryAndTags(labels, &row.category, &row.tags);
     std::string line = FormatTeCsvRow(row);
-    if (!rows_seen.insert(line).second) continue;
+    if (!rows_seen.insert(line).second) return Status::Ok();
     collabs.insert(row.collab);
     summary->set_records(summary->records() + 1);
-    HM_RETURN_IF_ERROR(out->Write(line));
+    return out->Write(line);
+  };
+  for (const auto& r : records) {
+    if (r.voided() || retracted.count(r.id()) > 0) continue;
+    if (r.kind() == "signal" && !SignalExpired(r.signal(), now)) {
+      HM_RETURN_IF_ERROR(add_row(r, r.signal().type(), r.signal().value(),
+                                 {r.signal().labels().begin(), r.signal().labels().end()}));
+    } else if (r.kind() == "notice" && !NoticeExpired(r.notice(), now)) {
+      for (const auto& s : r.notice().signals()) {
+        HM_RETURN_IF_ERROR(
+            add_row(r, s.type(), s.value(), {"notice", r.notice().category()}));
+      }
+    }
   }
   summary->set_members(static_cast<uint32_t>(collabs.size()));
   return Status::Ok();

@@ -17,11 +17,23 @@ std::set<std::string> RetractedIds(const std::vector<api::RecordView>& records) 
   return retracted;
 }
 
-bool SignalExpired(const api::SignalRequest& signal, uint64_t now_ms) {
-  if (!signal.has_expires_at() || signal.expires_at().seconds() <= 0) return false;
-  uint64_t ms = static_cast<uint64_t>(signal.expires_at().seconds()) * 1000 +
-                static_cast<uint64_t>(signal.expires_at().nanos()) / 1000000;
+namespace {
+
+// An expiry that is set (after the epoch) and at or before `now_ms`.
+bool Passed(const google::protobuf::Timestamp& at, uint64_t now_ms) {
+  if (at.seconds() <= 0) return false;
+  uint64_t ms = static_cast<uint64_t>(at.seconds()) * 1000 + static_cast<uint64_t>(at.nanos()) / 1000000;
   return ms <= now_ms;
+}
+
+}  // namespace
+
+bool SignalExpired(const api::SignalRequest& signal, uint64_t now_ms) {
+  return signal.has_expires_at() && Passed(signal.expires_at(), now_ms);
+}
+
+bool NoticeExpired(const api::NoticeView& notice, uint64_t now_ms) {
+  return notice.has_expires_at() && Passed(notice.expires_at(), now_ms);
 }
 
 }  // namespace hashmesh::cli

@@ -15,7 +15,8 @@ namespace hashmesh::cli {
 // else's record is void and ignored here).
 std::set<std::string> RetractedIds(const std::vector<api::RecordView>& records);
 
-// True for a signal (or notice) whose expiry is set and at or before `now_ms`.
+// True for a signal, or a notice, whose expiry is set and at or before `now_ms`.
 bool SignalExpired(const api::SignalRequest& signal, uint64_t now_ms);
+bool NoticeExpired(const api::NoticeView& notice, uint64_t now_ms);
 
 }  // namespace hashmesh::cli

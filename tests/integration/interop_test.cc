@@ -375,9 +375,11 @@ TEST(InteropFederationTest, ThreeNodeExportVerifiesOffline) {
   }));
   auto endorse = fed.node(1).Cli({"dispute", alice_signal.id(), "--reason", "not terrorism"});
   ASSERT_EQ(endorse.exit_code, 0) << endorse.err;
-  auto notice = fed.node(2).Cli({"notice", "--target", alice_signal.id(), "--category", "terrorism",
-                                 "--jurisdiction", "FR", "--legal-basis", "LCEN 6-1",
-                                 "--issuing-body", "OCLCTIC", "--action", "remove"});
+  const std::string notice_pdq = RandomPdqHex(20);
+  auto notice = fed.node(2).Cli({"notice", "--target", alice_signal.id(), "--signal",
+                                 "pdq:" + notice_pdq, "--category", "terrorism", "--jurisdiction",
+                                 "FR", "--legal-basis", "LCEN 6-1", "--issuing-body", "OCLCTIC",
+                                 "--action", "remove"});
   ASSERT_EQ(notice.exit_code, 0) << notice.err;
   std::string detail;
   ASSERT_TRUE(WaitConverged(fed, {0, 1, 2}, 15, &detail, "alice:2 bob:3 gov:3")) << detail;
@@ -407,6 +409,13 @@ TEST(InteropFederationTest, ThreeNodeExportVerifiesOffline) {
   std::string roles;
   for (const auto& c : a.by_role()) roles += c.key() + "=" + std::to_string(c.count()) + " ";
   EXPECT_EQ(roles, "platform=5 authority=3 ");
+
+  // The te-csv list has the fingerprint inside gov's notice, tagged as one.
+  auto csv = fed.node(0).Cli({"export", "--format", "te-csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_NE(csv.out.find("pdq," + notice_pdq + ",gov,POSITIVE_CLASS,notice terrorism\n"),
+            std::string::npos)
+      << csv.out;
 
   // Flip a byte in the body of gov's notice.
   const std::string log = ReadFile(file);
