@@ -16,6 +16,7 @@ namespace hashmesh::cli {
 // ---- query socket (cli_query.cc) ----
 int RunStatus(const Context& ctx);
 int RunPeers(const Context& ctx);
+int RunForks(const Context& ctx);
 struct FeedsArgs {
   std::string author;  // empty: list the feeds
   std::optional<uint32_t> from;

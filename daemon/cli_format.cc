@@ -107,6 +107,19 @@ std::string FormatMatchResponse(const api::MatchResponse& response) {
   return out;
 }
 
+std::string FormatForks(const api::EquivocationsResponse& forks) {
+  if (forks.equivocations_size() == 0) return "no forks known\n";
+  std::string out;
+  for (const auto& f : forks.equivocations()) {
+    out += Who(f.author(), f.author_name(), "") + " signed two records at seq " +
+           std::to_string(f.seq()) + ":\n";
+    out += "    " + FormatRecordLine(f.first());
+    out += "    " + FormatRecordLine(f.second());
+    out += "    ids " + f.first().id() + " " + f.second().id() + "\n";
+  }
+  return out;
+}
+
 std::string FormatRecordLine(const api::RecordView& r) {
   std::string line = "#" + std::to_string(r.seq());
   std::string created = FormatTimestamp(r.created_at());

@@ -23,6 +23,8 @@ std::string FormatStatus(const api::StatusResponse& status);
 std::string FormatFeeds(const api::FeedsResponse& feeds);
 std::string FormatFeed(const api::FeedResponse& feed);
 std::string FormatPeers(const api::PeersResponse& peers);
+// Each fork proof: who, at which seq, and the two records (their full ids last).
+std::string FormatForks(const api::EquivocationsResponse& forks);
 // "published signal #12 id=<id>"
 std::string FormatPublish(const api::PublishResponse& published);
 

@@ -49,6 +49,10 @@ int RunPeers(const Context& ctx) {
   return PrintAnswer<api::PeersResponse>(ctx, Get(ctx, "/v1/peers"), FormatPeers);
 }
 
+int RunForks(const Context& ctx) {
+  return PrintAnswer<api::EquivocationsResponse>(ctx, Get(ctx, "/v1/equivocations"), FormatForks);
+}
+
 int RunFeeds(const Context& ctx, const FeedsArgs& args) {
   if (args.author.empty()) {
     if (args.from || args.limit) {

@@ -66,6 +66,12 @@ int Main(int argc, char** argv) {
   Command(app, "peers", "show the peer sessions of the node", "  hashmesh peers --json")
       ->callback([&] { run = [&] { return RunPeers(ctx); }; });
 
+  Command(app, "forks",
+          "show the fork proofs the node holds: members that signed two records at one seq",
+          "Policy distrusts a member from its first fork on; the node keeps that lowest proof.\n\n"
+          "Examples:\n  hashmesh forks\n  hashmesh forks --json")
+      ->callback([&] { run = [&] { return RunForks(ctx); }; });
+
   FeedsArgs feeds;
   uint32_t from = 0, limit = 0;
   CLI::App* feeds_cmd =

@@ -144,6 +144,11 @@ TEST(FederationFaultTest, EquivocationIsDetectedAndFloodedEverywhere) {
   EXPECT_EQ(fork.seq(), 2u);
   EXPECT_EQ(std::set<std::string>({fork.first().id(), fork.second().id()}),
             std::set<std::string>({forked->id(), honest->id()}));
+  auto shown = fed.node(2).Cli({"forks"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("(alice) signed two records at seq 2:"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find(forked->id()), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find(honest->id()), std::string::npos) << shown.out;
   const std::string file = fed.dir() + "/carol.jsonl";
   auto exported = fed.node(2).Cli({"--json", "export", "--output", file});
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
