@@ -2,6 +2,8 @@
 #include "common/record.h"
 
 #include <algorithm>
+#include <set>
+#include <string_view>
 
 #include "common/hex.h"
 #include "common/signal_value.h"
@@ -213,13 +215,13 @@ std::vector<const pb::Signal*> Fingerprints(const pb::RecordBody& body) {
   if (body.has_signal()) {
     out.push_back(&body.signal());
   } else if (body.has_notice()) {
+    // A peer's notice may carry thousands of targets (a record is up to 256 KiB): a set, not a
+    // scan of what was kept, finds the repeated ones.
+    std::set<std::pair<int, std::string_view>> seen;
     for (const auto& target : body.notice().targets()) {
       if (!target.has_signal()) continue;
       const pb::Signal& s = target.signal();
-      const bool seen = std::any_of(out.begin(), out.end(), [&](const pb::Signal* o) {
-        return o->type() == s.type() && o->value() == s.value();
-      });
-      if (!seen) out.push_back(&s);
+      if (seen.emplace(s.type(), s.value()).second) out.push_back(&s);
     }
   }
   return out;

@@ -36,6 +36,31 @@ class RecordTest : public ::testing::Test {
   }
 };
 
+// A notice's inline fingerprints, each distinct one once in target order; a signal's own; none
+// for other kinds. 20,000 targets (more than a 256 KiB record could hold of short ones).
+TEST_F(RecordTest, FingerprintsAreDistinctInTargetOrder) {
+  pb::RecordBody notice;
+  notice.mutable_notice()->add_targets()->set_record_id(std::string(32, 'x'));
+  for (int i = 0; i < 20000; ++i) {
+    pb::Signal* s = notice.mutable_notice()->add_targets()->mutable_signal();
+    s->set_type(i % 2 == 0 ? pb::SIGNAL_TYPE_MD5 : pb::SIGNAL_TYPE_SHA256);
+    s->set_value(std::to_string(i % 10));  // types alternate, so values 0-9 repeat per type
+  }
+  std::vector<const pb::Signal*> found = Fingerprints(notice);
+  std::string seen;
+  for (const pb::Signal* s : found) seen += std::to_string(s->type()) + ":" + s->value() + " ";
+  EXPECT_EQ(seen, "2:0 3:1 2:2 3:3 2:4 3:5 2:6 3:7 2:8 3:9 ");
+  EXPECT_EQ(found[0], &notice.notice().targets(1).signal());
+
+  pb::RecordBody signal;
+  signal.mutable_signal()->set_value("v");
+  ASSERT_EQ(Fingerprints(signal).size(), 1u);
+  EXPECT_EQ(Fingerprints(signal)[0], &signal.signal());
+  pb::RecordBody opinion;
+  opinion.mutable_opinion()->set_target(std::string(32, 'y'));
+  EXPECT_TRUE(Fingerprints(opinion).empty());
+}
+
 TEST_F(RecordTest, ChainVerifies) {
   TestMember alice;
   alice.AppendManifest();
