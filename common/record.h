@@ -69,6 +69,9 @@ struct FeedState {
   uint64_t head_seq = 0;
   RecordId head_id{};
   std::map<uint32_t, ManifestInfo> manifests;  // by manifest seq, from the feed's manifest records
+
+  // The feed ends with a revocation of its member key: nothing may follow it.
+  bool revoked() const { return !manifests.empty() && manifests.rbegin()->second.revoked(); }
 };
 
 // Checks that `record` is the next record of its author's feed: seq = head + 1, prev = head id,

@@ -9,6 +9,15 @@
 #include "proto/wire.pb.h"
 
 namespace hashmesh {
+namespace {
+
+// Keeps the lowest seq seen for `author`.
+void NoteLowest(std::map<PublicKey, uint64_t>* lowest, const PublicKey& author, uint64_t seq) {
+  auto [it, added] = lowest->emplace(author, seq);
+  if (!added) it->second = std::min(it->second, seq);
+}
+
+}  // namespace
 
 Writer::Writer(Store* store, OwnFeedIdentity identity, IngestCheck check, WriterOptions options)
     : store_(store),
@@ -35,7 +44,7 @@ Status Writer::Start() {
   {
     std::lock_guard lock(mu_);
     own_seq_ = own.head_seq;
-    revoked_ = !own.manifests.empty() && own.manifests.rbegin()->second.revoked();
+    revoked_ = own.revoked();
   }
   feeds_[member_] = std::move(own);
   HM_ASSIGN_OR_RETURN(auto proofs, store_->Equivocations());
@@ -43,8 +52,7 @@ Status Writer::Start() {
     pb::Equivocation proof;
     if (!proof.ParseFromString(bytes)) continue;
     if (auto first = ParseRecord(proof.first()); first.ok()) {
-      auto [it, added] = proven_.emplace(first->author, first->seq());
-      if (!added) it->second = std::min(it->second, first->seq());
+      NoteLowest(&proven_, first->author, first->seq());
     }
   }
   thread_ = std::thread([this] { Run(); });
@@ -88,7 +96,7 @@ Status Writer::PublishMissingManifests() {
   }
   // Our feed as committed now (the writer thread may have ingested it from peers meanwhile).
   HM_ASSIGN_OR_RETURN(FeedState own, store_->LoadFeedState(member_));
-  const bool revoked = !own.manifests.empty() && own.manifests.rbegin()->second.revoked();
+  const bool revoked = own.revoked();
   std::vector<const std::string*> missing;
   if (!revoked && own.manifests.count(id.manifest_seq) == 0) missing.push_back(&id.manifest);
   if (!revoked && !id.revocation.empty()) missing.push_back(&id.revocation);
@@ -389,10 +397,7 @@ void Writer::CommitBatch(std::vector<Item>& items) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   if (commit.ok()) {
     for (auto& [author, state] : staged) feeds_[author] = std::move(state);
-    for (const auto& [author, seq] : staged_proven_) {
-      auto [it, added] = proven_.emplace(author, seq);
-      if (!added) it->second = std::min(it->second, seq);
-    }
+    for (const auto& [author, seq] : staged_proven_) NoteLowest(&proven_, author, seq);
   } else {
     LogError("store commit failed").Kv("error", commit.ToString()).Kv("items", items.size());
     proofs.clear();
@@ -426,7 +431,7 @@ void Writer::CommitBatch(std::vector<Item>& items) {
     stats_.commit_ms_total += commit_ms;
     if (auto it = feeds_.find(member_); it != feeds_.end()) {
       own_seq_ = it->second.head_seq;
-      revoked_ = !it->second.manifests.empty() && it->second.manifests.rbegin()->second.revoked();
+      revoked_ = it->second.revoked();
     }
   }
   for (size_t i = 0; i < items.size(); ++i) {
