@@ -152,7 +152,7 @@ Status RunShow(const Options& o) {
 Status RunRotate(const Options& o) {
   if (!o.request.empty()) {
     HM_ASSIGN_OR_RETURN(std::string request, RequestRotation(o.dir, o.compromised_after));
-    HM_RETURN_IF_ERROR(WriteFileAtomic(o.request, request, 0644, /*replace=*/false));
+    HM_RETURN_IF_ERROR(WriteFileAtomic(o.request, request, kPublicFileMode, /*replace=*/false));
     pb::SignedManifest parsed;
     parsed.ParseFromString(request);
     HM_ASSIGN_OR_RETURN(ManifestInfo info, ReadVerifiedManifest(parsed));
@@ -185,11 +185,11 @@ Status RunRotate(const Options& o) {
 
 Status RunSign(const Options& o) {
   HM_ASSIGN_OR_RETURN(SecretKey member, ReadSecretKeyFile(o.member_key));
-  HM_ASSIGN_OR_RETURN(std::string request, ReadSmallFile(o.request, 64 * 1024));
+  HM_ASSIGN_OR_RETURN(std::string request, ReadSmallFile(o.request, kMaxManifestFileBytes));
   ManifestInfo info;
   auto manifest = SignManifestRequest(member, request, &info);
   if (!manifest.ok()) return manifest.status().WithContext(o.request);
-  HM_RETURN_IF_ERROR(WriteFileAtomic(o.out, *manifest, 0644, /*replace=*/false));
+  HM_RETURN_IF_ERROR(WriteFileAtomic(o.out, *manifest, kPublicFileMode, /*replace=*/false));
   api::ManifestView view = ToProto(info, o.out);
   if (o.json) {
     PrintJson(view);
@@ -203,7 +203,7 @@ Status RunSign(const Options& o) {
 }
 
 Status RunInstall(const Options& o) {
-  HM_ASSIGN_OR_RETURN(std::string manifest, ReadSmallFile(o.manifest, 64 * 1024));
+  HM_ASSIGN_OR_RETURN(std::string manifest, ReadSmallFile(o.manifest, kMaxManifestFileBytes));
   auto installed = InstallManifest(o.dir, manifest);
   if (!installed.ok()) return installed.status().WithContext(o.manifest);
   if (o.json) {
@@ -228,7 +228,7 @@ Status RunRevoke(const Options& o) {
   if (!o.member_key.empty()) {  // offline: write the revocation to a file
     HM_ASSIGN_OR_RETURN(SecretKey member, ReadSecretKeyFile(o.member_key));
     HM_ASSIGN_OR_RETURN(std::string revocation, BuildRevocation(member));
-    HM_RETURN_IF_ERROR(WriteFileAtomic(o.out, revocation, 0644, /*replace=*/false));
+    HM_RETURN_IF_ERROR(WriteFileAtomic(o.out, revocation, kPublicFileMode, /*replace=*/false));
     HM_ASSIGN_OR_RETURN(ManifestInfo info, VerifySignedManifest(revocation));
     api::ManifestView view = ToProto(info, o.out);
     if (o.json) {

@@ -26,10 +26,7 @@ namespace {
 constexpr std::string_view kSeedPrefix = "ed25519-secret:";
 constexpr size_t kMaxKeyFile = 4096;
 constexpr size_t kMaxNameFile = 4096;
-constexpr size_t kMaxManifestFile = 64 * 1024;
 constexpr size_t kMaxCertificateFile = 64 * 1024;
-constexpr uint32_t kSecretMode = 0600;
-constexpr uint32_t kPublicMode = 0644;
 constexpr uint32_t kDirMode = 0700;
 
 class Fd {
@@ -72,10 +69,6 @@ Status ErrnoStatus(const std::string& path, std::string_view action, int err) {
     default:
       return IoError(message);
   }
-}
-
-std::string JoinPath(const std::string& dir, std::string_view file) {
-  return (std::filesystem::path(dir) / file).string();
 }
 
 std::string ParentDir(const std::string& path) {
@@ -134,13 +127,6 @@ std::string_view TrimLine(std::string_view text) {
   return text;
 }
 
-bool PathExists(const std::string& path) {
-  struct stat st;
-  // Anything but "no such file" counts as present, so that the caller refuses rather than
-  // overwrites, or reports the real error when it reads the file.
-  return lstat(path.c_str(), &st) == 0 || errno != ENOENT;
-}
-
 Status FsyncDir(const std::string& dir) {
   Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) return ErrnoStatus(dir, "cannot open directory", errno);
@@ -172,7 +158,7 @@ Status PrepareDir(const std::string& dir) {
 Status CheckNoExistingFiles(const std::string& dir) {
   for (std::string_view file :
        {kMemberKeyFile, kNodeKeyFile, kManifestFile, kCertificateFile, kNameFile}) {
-    std::string path = JoinPath(dir, file);
+    std::string path = KeyDirPath(dir, file);
     if (PathExists(path)) {
       return AlreadyExists(path +
                            " already exists; refusing to overwrite keys (choose another "
@@ -182,16 +168,25 @@ Status CheckNoExistingFiles(const std::string& dir) {
   return Status::Ok();
 }
 
-Result<std::string> ReadName(const std::string& dir) {
-  std::string path = JoinPath(dir, kNameFile);
+}  // namespace
+
+std::string KeyDirPath(const std::string& dir, std::string_view file) {
+  return (std::filesystem::path(dir) / file).string();
+}
+
+bool PathExists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0 || errno != ENOENT;
+}
+
+Result<std::string> ReadNodeName(const std::string& dir) {
+  std::string path = KeyDirPath(dir, kNameFile);
   HM_ASSIGN_OR_RETURN(std::string text, ReadRegularFile(path, kMaxNameFile, /*secret=*/false));
   std::string name(TrimLine(text));
   Status valid = ValidateName(name, "node name");
   if (!valid.ok()) return Corruption(path + ": corrupt: " + valid.message());
   return name;
 }
-
-}  // namespace
 
 KeyDirInfo NodeIdentity::Info() const {
   KeyDirInfo info;
@@ -240,9 +235,9 @@ Result<SecretKey> ReadSecretKeyFile(const std::string& path) {
   return key;
 }
 
-Status WriteSecretKeyFile(const std::string& path, const SecretKey& key) {
+Status WriteSecretKeyFile(const std::string& path, const SecretKey& key, bool replace) {
   std::string text = SeedToText(key.seed()) + "\n";
-  Status status = WriteFileAtomic(path, text, kSecretMode, /*replace=*/false);
+  Status status = WriteFileAtomic(path, text, kSecretFileMode, replace);
   Wipe(text);
   return status;
 }
@@ -330,14 +325,14 @@ Result<KeyDirInfo> InitKeyDir(const std::string& dir, const std::string& name) {
   HM_ASSIGN_OR_RETURN(std::string certificate, MakeSelfSignedCertificate(node, name, now_ms));
 
   // manifest.bin last: a directory without it was never completely initialised.
-  HM_RETURN_IF_ERROR(WriteSecretKeyFile(JoinPath(dir, kMemberKeyFile), member));
-  HM_RETURN_IF_ERROR(WriteSecretKeyFile(JoinPath(dir, kNodeKeyFile), node));
-  HM_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(dir, kCertificateFile), certificate, kPublicMode,
+  HM_RETURN_IF_ERROR(WriteSecretKeyFile(KeyDirPath(dir, kMemberKeyFile), member));
+  HM_RETURN_IF_ERROR(WriteSecretKeyFile(KeyDirPath(dir, kNodeKeyFile), node));
+  HM_RETURN_IF_ERROR(WriteFileAtomic(KeyDirPath(dir, kCertificateFile), certificate, kPublicFileMode,
                                      /*replace=*/false));
   HM_RETURN_IF_ERROR(
-      WriteFileAtomic(JoinPath(dir, kNameFile), name + "\n", kPublicMode, /*replace=*/false));
+      WriteFileAtomic(KeyDirPath(dir, kNameFile), name + "\n", kPublicFileMode, /*replace=*/false));
   HM_RETURN_IF_ERROR(
-      WriteFileAtomic(JoinPath(dir, kManifestFile), manifest, kPublicMode, /*replace=*/false));
+      WriteFileAtomic(KeyDirPath(dir, kManifestFile), manifest, kPublicFileMode, /*replace=*/false));
 
   // Read everything back, so that init reports exactly what a later load will see.
   HM_ASSIGN_OR_RETURN(NodeIdentity identity, LoadNodeIdentity(dir));
@@ -363,19 +358,19 @@ Result<NodeIdentity> LoadNodeIdentity(const std::string& dir) {
         .Kv("hint", "chmod 700");
   }
 
-  HM_ASSIGN_OR_RETURN(std::string name, ReadName(dir));
+  HM_ASSIGN_OR_RETURN(std::string name, ReadNodeName(dir));
   HM_RETURN_IF_ERROR(FinishInterruptedRotation(dir));
 
-  std::string node_path = JoinPath(dir, kNodeKeyFile);
+  std::string node_path = KeyDirPath(dir, kNodeKeyFile);
   HM_ASSIGN_OR_RETURN(SecretKey node_key, ReadSecretKeyFile(node_path));
   NodeIdentity identity(std::move(node_key));
   identity.dir = dir;
   identity.name = std::move(name);
   const PublicKey& node_public = identity.node_key.public_key();
 
-  std::string manifest_path = JoinPath(dir, kManifestFile);
+  std::string manifest_path = KeyDirPath(dir, kManifestFile);
   HM_ASSIGN_OR_RETURN(identity.manifest_bytes,
-                      ReadRegularFile(manifest_path, kMaxManifestFile, /*secret=*/false));
+                      ReadRegularFile(manifest_path, kMaxManifestFileBytes, /*secret=*/false));
   Result<ManifestInfo> manifest = VerifySignedManifest(identity.manifest_bytes);
   if (!manifest.ok()) {
     return Corruption(manifest_path + ": corrupt: " + manifest.status().message());
@@ -392,7 +387,7 @@ Result<NodeIdentity> LoadNodeIdentity(const std::string& dir) {
                       KeyToText(node_public));
   }
 
-  std::string member_path = JoinPath(dir, kMemberKeyFile);
+  std::string member_path = KeyDirPath(dir, kMemberKeyFile);
   Result<SecretKey> member = ReadSecretKeyFile(member_path);
   if (member.ok()) {
     if (member->public_key() != identity.manifest.member_key) {
@@ -405,11 +400,11 @@ Result<NodeIdentity> LoadNodeIdentity(const std::string& dir) {
     return member.status();
   }
 
-  identity.rotation_pending = PathExists(JoinPath(dir, kNextNodeKeyFile));
-  std::string revocation_path = JoinPath(dir, kRevocationFile);
+  identity.rotation_pending = PathExists(KeyDirPath(dir, kNextNodeKeyFile));
+  std::string revocation_path = KeyDirPath(dir, kRevocationFile);
   if (PathExists(revocation_path)) {
     HM_ASSIGN_OR_RETURN(identity.revocation_bytes,
-                        ReadRegularFile(revocation_path, kMaxManifestFile, /*secret=*/false));
+                        ReadRegularFile(revocation_path, kMaxManifestFileBytes, /*secret=*/false));
     Result<ManifestInfo> revocation = VerifySignedManifest(identity.revocation_bytes);
     if (!revocation.ok()) {
       return Corruption(revocation_path + ": corrupt: " + revocation.status().message());
@@ -420,7 +415,7 @@ Result<NodeIdentity> LoadNodeIdentity(const std::string& dir) {
     }
   }
 
-  identity.certificate_path = JoinPath(dir, kCertificateFile);
+  identity.certificate_path = KeyDirPath(dir, kCertificateFile);
   HM_ASSIGN_OR_RETURN(
       identity.certificate_pem,
       ReadRegularFile(identity.certificate_path, kMaxCertificateFile, /*secret=*/false));
@@ -439,7 +434,7 @@ Result<NodeIdentity> LoadNodeIdentity(const std::string& dir) {
 Result<NodeIdentity> EnsureNodeIdentity(const std::string& dir, const std::string& default_name) {
   bool has_keys = false;
   for (std::string_view file : {kMemberKeyFile, kNodeKeyFile, kManifestFile}) {
-    if (PathExists(JoinPath(dir, file))) has_keys = true;
+    if (PathExists(KeyDirPath(dir, file))) has_keys = true;
   }
   if (!has_keys) {
     HM_ASSIGN_OR_RETURN(KeyDirInfo info, InitKeyDir(dir, default_name));

@@ -102,14 +102,27 @@ Result<Seed> SeedFromText(std::string_view text);
 // Reads a secret key file, refusing one that group or others may access (PermissionDenied).
 // Errors name `path`.
 Result<SecretKey> ReadSecretKeyFile(const std::string& path);
-// Writes `key` to `path` (mode 0600) atomically; never replaces an existing file (AlreadyExists).
-Status WriteSecretKeyFile(const std::string& path, const SecretKey& key);
+// Writes `key` to `path` (mode 0600) atomically. Never replaces an existing file (AlreadyExists)
+// unless `replace` (a rotation replacing node.key).
+Status WriteSecretKeyFile(const std::string& path, const SecretKey& key, bool replace = false);
 
 // Node and member names: 1-64 characters of letters, digits, '.', '_' and '-', not starting with
 // '.' or '-'. `what` names the field in the error ("node name", "member name").
 Status ValidateName(std::string_view name, std::string_view what);
 
-// ---- file helpers (shared with the trust store) -----------------------------------------------
+// ---- file helpers (shared with key rotation and the trust store) -------------------------------
+
+inline constexpr size_t kMaxManifestFileBytes = 64 * 1024;  // manifest.bin, requests, revocations
+inline constexpr uint32_t kPublicFileMode = 0644;
+inline constexpr uint32_t kSecretFileMode = 0600;
+
+// DIR/FILE.
+std::string KeyDirPath(const std::string& dir, std::string_view file);
+// Whether `path` exists; anything but "no such file" counts as present, so that a caller refuses
+// rather than overwrites, or reports the real error when it reads the file.
+bool PathExists(const std::string& path);
+// The node name in DIR/name, checked (Corruption if it is not a valid name).
+Result<std::string> ReadNodeName(const std::string& dir);
 
 // Reads a regular file of at most `max_size` bytes. Errors name `path`: NotFound, PermissionDenied,
 // InvalidArgument (not a regular file, too large), IoError.

@@ -14,26 +14,10 @@
 namespace hashmesh {
 namespace {
 
-constexpr size_t kMaxSmallFile = 64 * 1024;
-constexpr uint32_t kPublicMode = 0644;
-constexpr uint32_t kSecretMode = 0600;
-
-std::string Path(const std::string& dir, std::string_view file) {
-  return dir + "/" + std::string(file);
-}
-
-bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
-
-Result<std::string> ReadName(const std::string& dir) {
-  HM_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(Path(dir, kNameFile), kMaxSmallFile));
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return text;
-}
-
 // The next node key: the one a previous request left in node.key.next, or a new one.
 Result<SecretKey> NextNodeKey(const std::string& dir) {
-  const std::string path = Path(dir, kNextNodeKeyFile);
-  if (Exists(path)) return ReadSecretKeyFile(path);
+  const std::string path = KeyDirPath(dir, kNextNodeKeyFile);
+  if (PathExists(path)) return ReadSecretKeyFile(path);
   SecretKey next = SecretKey::Generate();
   HM_RETURN_IF_ERROR(WriteSecretKeyFile(path, next));
   return next;
@@ -43,7 +27,7 @@ Result<SecretKey> NextNodeKey(const std::string& dir) {
 Result<NodeIdentity> LoadForChange(const std::string& dir) {
   HM_ASSIGN_OR_RETURN(NodeIdentity identity, LoadNodeIdentity(dir));
   if (!identity.revocation_bytes.empty()) {
-    return FailedPrecondition(Path(dir, kRevocationFile) + ": member key " +
+    return FailedPrecondition(KeyDirPath(dir, kRevocationFile) + ": member key " +
                               KeyToText(identity.member_key()) +
                               " is revoked; its keys can no longer change");
   }
@@ -54,9 +38,9 @@ Result<NodeIdentity> LoadForChange(const std::string& dir) {
 Result<SecretKey> MemberKeyHere(const std::string& dir, const NodeIdentity& identity,
                                 std::string_view instead) {
   if (!identity.member_key_present) {
-    return FailedPrecondition(Path(dir, kMemberKeyFile) + " is not here: " + std::string(instead));
+    return FailedPrecondition(KeyDirPath(dir, kMemberKeyFile) + " is not here: " + std::string(instead));
   }
-  return ReadSecretKeyFile(Path(dir, kMemberKeyFile));
+  return ReadSecretKeyFile(KeyDirPath(dir, kMemberKeyFile));
 }
 
 Status CheckCompromisePoint(uint64_t compromised_after) {
@@ -68,7 +52,7 @@ Status CheckCompromisePoint(uint64_t compromised_after) {
 
 // Writes the manifest (the commit point), then the certificate and node.key.
 Status CommitRotation(const std::string& dir, std::string_view manifest) {
-  HM_RETURN_IF_ERROR(WriteFileAtomic(Path(dir, kManifestFile), manifest, kPublicMode,
+  HM_RETURN_IF_ERROR(WriteFileAtomic(KeyDirPath(dir, kManifestFile), manifest, kPublicFileMode,
                                      /*replace=*/true));
   return FinishInterruptedRotation(dir);
 }
@@ -81,25 +65,21 @@ Result<KeyDirInfo> Reloaded(const std::string& dir) {
 }  // namespace
 
 Status FinishInterruptedRotation(const std::string& dir) {
-  const std::string next_path = Path(dir, kNextNodeKeyFile);
-  if (!Exists(next_path)) return Status::Ok();
+  const std::string next_path = KeyDirPath(dir, kNextNodeKeyFile);
+  if (!PathExists(next_path)) return Status::Ok();
   HM_ASSIGN_OR_RETURN(std::string manifest_bytes,
-                      ReadSmallFile(Path(dir, kManifestFile), kMaxSmallFile));
+                      ReadSmallFile(KeyDirPath(dir, kManifestFile), kMaxManifestFileBytes));
   auto manifest = VerifySignedManifest(manifest_bytes);
   // A manifest that does not verify is LoadNodeIdentity's to report.
   if (!manifest.ok() || manifest->revoked()) return Status::Ok();
   HM_ASSIGN_OR_RETURN(SecretKey next, ReadSecretKeyFile(next_path));
   if (manifest->signing_key != next.public_key()) return Status::Ok();  // a pending request
 
-  HM_ASSIGN_OR_RETURN(std::string name, ReadName(dir));
+  HM_ASSIGN_OR_RETURN(std::string name, ReadNodeName(dir));
   HM_ASSIGN_OR_RETURN(std::string certificate, MakeSelfSignedCertificate(next, name, NowMs()));
-  HM_RETURN_IF_ERROR(WriteFileAtomic(Path(dir, kCertificateFile), certificate, kPublicMode,
+  HM_RETURN_IF_ERROR(WriteFileAtomic(KeyDirPath(dir, kCertificateFile), certificate, kPublicFileMode,
                                      /*replace=*/true));
-  std::string seed_text = SeedToText(next.seed()) + "\n";
-  Status written =
-      WriteFileAtomic(Path(dir, kNodeKeyFile), seed_text, kSecretMode, /*replace=*/true);
-  std::fill(seed_text.begin(), seed_text.end(), '\0');
-  HM_RETURN_IF_ERROR(written);
+  HM_RETURN_IF_ERROR(WriteSecretKeyFile(KeyDirPath(dir, kNodeKeyFile), next, /*replace=*/true));
   if (unlink(next_path.c_str()) != 0 && errno != ENOENT) {
     return IoError(next_path + ": cannot remove: " + std::strerror(errno));
   }
@@ -143,7 +123,7 @@ Result<KeyDirInfo> InstallManifest(const std::string& dir, std::string_view mani
                            ", this node is member " + KeyToText(identity.member_key()));
   }
   if (manifest->revoked()) {
-    HM_RETURN_IF_ERROR(WriteFileAtomic(Path(dir, kRevocationFile), manifest_bytes, kPublicMode,
+    HM_RETURN_IF_ERROR(WriteFileAtomic(KeyDirPath(dir, kRevocationFile), manifest_bytes, kPublicFileMode,
                                        /*replace=*/false));
     return Reloaded(dir);
   }
@@ -152,8 +132,8 @@ Result<KeyDirInfo> InstallManifest(const std::string& dir, std::string_view mani
                            " does not supersede this node's manifest seq " +
                            std::to_string(identity.manifest.seq));
   }
-  const std::string next_path = Path(dir, kNextNodeKeyFile);
-  if (!Exists(next_path)) {
+  const std::string next_path = KeyDirPath(dir, kNextNodeKeyFile);
+  if (!PathExists(next_path)) {
     return FailedPrecondition(next_path + " is missing: request a rotation on this node first");
   }
   HM_ASSIGN_OR_RETURN(SecretKey next, ReadSecretKeyFile(next_path));
@@ -178,7 +158,7 @@ Result<KeyDirInfo> RevokeMemberKey(const std::string& dir) {
                                     "revoke --member-key FILE --out FILE), then install it "
                                     "(hashmesh-keys install)"));
   HM_ASSIGN_OR_RETURN(std::string revocation, BuildRevocation(member));
-  HM_RETURN_IF_ERROR(WriteFileAtomic(Path(dir, kRevocationFile), revocation, kPublicMode,
+  HM_RETURN_IF_ERROR(WriteFileAtomic(KeyDirPath(dir, kRevocationFile), revocation, kPublicFileMode,
                                      /*replace=*/false));
   return Reloaded(dir);
 }

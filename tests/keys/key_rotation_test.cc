@@ -6,7 +6,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "common/clock.h"
 #include "common/manifest.h"
@@ -17,13 +16,6 @@ namespace hashmesh {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 class KeyRotationTest : public ::testing::Test {
  protected:
@@ -39,7 +31,7 @@ class KeyRotationTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(root_); }
 
-  std::string Path(std::string_view file) const { return dir_ + "/" + std::string(file); }
+  std::string Path(std::string_view file) const { return KeyDirPath(dir_, file); }
 
   // Moves member.key out of the node's directory, as a trust admin keeping it offline would.
   std::string TakeMemberKeyOffline() {
@@ -69,7 +61,9 @@ TEST_F(KeyRotationTest, RotateWithTheMemberKeyInTheDirectory) {
   // A compromise point is carried in the next manifest.
   auto again = RotateNodeKey(dir_, /*compromised_after=*/17);
   ASSERT_TRUE(again.ok());
-  auto manifest = VerifySignedManifest(ReadFile(Path(kManifestFile)));
+  auto bytes = ReadSmallFile(Path(kManifestFile), kMaxManifestFileBytes);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  auto manifest = VerifySignedManifest(*bytes);
   ASSERT_TRUE(manifest.ok());
   EXPECT_EQ(manifest->seq, 3u);
   EXPECT_EQ(manifest->compromised_after, 17u);
