@@ -417,9 +417,7 @@ HttpResponse ApiHandlers::Record(std::string_view id_hex) const {
   auto record = ParseRecordBytes(**bytes);
   if (!record.ok()) return ErrorResponseFor(record.status());
   auto trust = ctx_.trust();
-  api::RecordView view = ToRecordView(*record, trust.get());
-  view.set_voided(ctx_.compromise != nullptr && ctx_.compromise->IsVoid(*record));
-  return Json(view);
+  return Json(View(*record, *trust));
 }
 
 HttpResponse ApiHandlers::Feeds() const {
@@ -467,11 +465,15 @@ HttpResponse ApiHandlers::Feed(std::string_view author_text, std::string_view qu
   for (const auto& bytes : *records) {
     auto r = ParseRecordBytes(bytes);
     if (!r.ok()) return ErrorResponseFor(r.status());
-    api::RecordView* view = out.add_records();
-    *view = ToRecordView(*r, trust.get());
-    view->set_voided(ctx_.compromise != nullptr && ctx_.compromise->IsVoid(*r));
+    *out.add_records() = View(*r, *trust);
   }
   return Json(out);
+}
+
+api::RecordView ApiHandlers::View(const ParsedRecord& record, const TrustStore& trust) const {
+  api::RecordView view = ToRecordView(record, &trust);
+  view.set_voided(ctx_.compromise != nullptr && ctx_.compromise->IsVoid(record));
+  return view;
 }
 
 HttpResponse ApiHandlers::Equivocations() const {
@@ -490,8 +492,8 @@ HttpResponse ApiHandlers::Equivocations() const {
     view->set_author(KeyToText(first->author));
     if (const TrustMember* m = trust->FindByKey(first->author)) view->set_author_name(m->name);
     view->set_seq(static_cast<uint32_t>(first->seq()));
-    *view->mutable_first() = ToRecordView(*first, trust.get());
-    *view->mutable_second() = ToRecordView(*second, trust.get());
+    *view->mutable_first() = View(*first, *trust);
+    *view->mutable_second() = View(*second, *trust);
   }
   return Json(out);
 }

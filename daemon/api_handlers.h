@@ -52,6 +52,8 @@ class ApiHandlers {
   HttpResponse Feeds() const;
   HttpResponse Feed(std::string_view author, std::string_view query) const;
   HttpResponse Equivocations() const;
+  // The API's view of a stored record, `voided` included.
+  api::RecordView View(const ParsedRecord& record, const TrustStore& trust) const;
   void Publish(pb::RecordBody body, const HttpRequest& request, Responder respond) const;
   // POST /v1/signals/batch: each item through BuildSignal and the writer, answered in order.
   void PublishSignalBatch(const HttpRequest& request, Responder respond) const;

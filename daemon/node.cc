@@ -270,20 +270,13 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   // A node with peers and an empty own feed may have lost its data: it recovers its feed from
   // its peers before it publishes anything, so it never forks itself.
   HM_ASSIGN_OR_RETURN(auto own_head, n.store->Head(identity.member_key()));
-  const bool federated = !config.listen.empty() || !config.peers.empty() ||
-                         std::any_of(n.trust->members().begin(), n.trust->members().end(),
-                                     [&](const TrustMember& m) {
-                                       return !m.address.empty() &&
-                                              m.member_key != identity.member_key();
-                                     });
-  const bool recover = federated && !own_head.has_value() &&
-                       (!config.peers.empty() || std::any_of(n.trust->members().begin(),
-                                                             n.trust->members().end(),
-                                                             [&](const TrustMember& m) {
-                                                               return !m.address.empty() &&
-                                                                      m.member_key !=
-                                                                          identity.member_key();
-                                                             }));
+  const bool trust_names_peers =
+      std::any_of(n.trust->members().begin(), n.trust->members().end(), [&](const TrustMember& m) {
+        return !m.address.empty() && m.member_key != identity.member_key();
+      });
+  const bool federated = !config.listen.empty() || !config.peers.empty() || trust_names_peers;
+  const bool recover =
+      federated && !own_head.has_value() && (!config.peers.empty() || trust_names_peers);
   WriterOptions writer_options;
   writer_options.defer_own_manifest = recover;
   n.writer = std::make_unique<Writer>(
