@@ -121,6 +121,20 @@ void PrintManifestView(const api::ManifestView& view) {
   }
 }
 
+// A manifest, request or revocation just written to `file`: with --json its view, else
+// `headline`, its fields and `next` (what to do with it).
+void ReportManifestFile(const Options& o, const ManifestInfo& info, const std::string& file,
+                        const std::string& headline, const std::string& next) {
+  api::ManifestView view = ToProto(info, file);
+  if (o.json) {
+    PrintJson(view);
+    return;
+  }
+  std::cout << headline << "\n";
+  PrintManifestView(view);
+  std::cout << next << "\n";
+}
+
 Status RunInit(const Options& o) {
   HM_ASSIGN_OR_RETURN(KeyDirInfo info, InitKeyDir(o.dir, o.name));
   if (o.json) {
@@ -154,21 +168,16 @@ Status RunRotate(const Options& o) {
     HM_ASSIGN_OR_RETURN(std::string request, RequestRotation(o.dir, o.compromised_after));
     HM_RETURN_IF_ERROR(WriteFileAtomic(o.request, request, kPublicFileMode, /*replace=*/false));
     pb::SignedManifest parsed;
-    parsed.ParseFromString(request);
+    if (!parsed.ParseFromString(request)) return Internal("the request just built does not parse");
     HM_ASSIGN_OR_RETURN(ManifestInfo info, ReadVerifiedManifest(parsed));
-    api::ManifestView view = ToProto(info, o.request);
-    if (o.json) {
-      PrintJson(view);
-      return Status::Ok();
-    }
-    std::cout << "Wrote a rotation request to " << o.request << " (new key in " << o.dir
-              << "/node.key.next)\n";
-    PrintManifestView(view);
-    std::cout << "Next: where the member key is, run\n"
-              << "  hashmesh-keys sign --member-key member.key --request " << o.request
-              << " --out manifest.signed\n"
-              << "then on this node\n"
-              << "  hashmesh-keys install --dir " << o.dir << " --manifest manifest.signed\n";
+    ReportManifestFile(o, info, o.request,
+                       "Wrote a rotation request to " + o.request + " (new key in " +
+                           KeyDirPath(o.dir, kNextNodeKeyFile) + ")",
+                       "Next: where the member key is, run\n  hashmesh-keys sign --member-key "
+                       "member.key --request " +
+                           o.request + " --out manifest.signed\nthen on this node\n"
+                           "  hashmesh-keys install --dir " +
+                           o.dir + " --manifest manifest.signed");
     return Status::Ok();
   }
   HM_ASSIGN_OR_RETURN(KeyDirInfo info, RotateNodeKey(o.dir, o.compromised_after));
@@ -190,15 +199,8 @@ Status RunSign(const Options& o) {
   auto manifest = SignManifestRequest(member, request, &info);
   if (!manifest.ok()) return manifest.status().WithContext(o.request);
   HM_RETURN_IF_ERROR(WriteFileAtomic(o.out, *manifest, kPublicFileMode, /*replace=*/false));
-  api::ManifestView view = ToProto(info, o.out);
-  if (o.json) {
-    PrintJson(view);
-    return Status::Ok();
-  }
-  std::cout << "Signed the manifest in " << o.out << "\n";
-  PrintManifestView(view);
-  std::cout << "Install it on the node: hashmesh-keys install --dir DIR --manifest " << o.out
-            << "\n";
+  ReportManifestFile(o, info, o.out, "Signed the manifest in " + o.out,
+                     "Install it on the node: hashmesh-keys install --dir DIR --manifest " + o.out);
   return Status::Ok();
 }
 
@@ -230,15 +232,9 @@ Status RunRevoke(const Options& o) {
     HM_ASSIGN_OR_RETURN(std::string revocation, BuildRevocation(member));
     HM_RETURN_IF_ERROR(WriteFileAtomic(o.out, revocation, kPublicFileMode, /*replace=*/false));
     HM_ASSIGN_OR_RETURN(ManifestInfo info, VerifySignedManifest(revocation));
-    api::ManifestView view = ToProto(info, o.out);
-    if (o.json) {
-      PrintJson(view);
-      return Status::Ok();
-    }
-    std::cout << "Wrote the revocation to " << o.out << "\n";
-    PrintManifestView(view);
-    std::cout << "Install it on the member's node: hashmesh-keys install --dir DIR --manifest "
-              << o.out << "\n";
+    ReportManifestFile(
+        o, info, o.out, "Wrote the revocation to " + o.out,
+        "Install it on the member's node: hashmesh-keys install --dir DIR --manifest " + o.out);
     return Status::Ok();
   }
   HM_ASSIGN_OR_RETURN(KeyDirInfo info, RevokeMemberKey(o.dir));
