@@ -8,7 +8,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "daemon/http_server.h"
+#include "daemon/api/http_server.h"
 
 namespace hashmesh {
 

@@ -22,18 +22,18 @@
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "daemon/api_handlers.h"
-#include "daemon/http_server.h"
-#include "daemon/ingest_pipeline.h"
-#include "daemon/peer_manager.h"
-#include "daemon/matcher.h"
+#include "daemon/api/api_handlers.h"
+#include "daemon/api/http_server.h"
+#include "daemon/match/matcher.h"
+#include "daemon/match/pdq_signal_index.h"
+#include "daemon/match/record_view.h"
 #include "daemon/metrics.h"
 #include "daemon/node_metrics.h"
-#include "daemon/pdq_signal_index.h"
-#include "daemon/record_validator.h"
-#include "daemon/record_view.h"
-#include "daemon/store.h"
-#include "daemon/writer.h"
+#include "daemon/storage/store.h"
+#include "daemon/storage/writer.h"
+#include "daemon/sync/ingest_pipeline.h"
+#include "daemon/sync/peer_manager.h"
+#include "daemon/sync/record_validator.h"
 #include "keys/key_dir.h"
 #include "keys/trust_store.h"
 #include "proto/wire.pb.h"
@@ -50,7 +50,8 @@ struct Node::Impl {
     current_identity = identities.back().get();
   }
 
-  std::shared_ptr<const NodeConfig> config;
+  std::shared_ptr<const NodeConfig> config;          // GUARDED_BY(snapshot_mu)
+  std::shared_ptr<const QuerySettings> settings;     // GUARDED_BY(snapshot_mu)
   std::unique_ptr<Store> store;
   PdqSignalIndex index;
   CompromisePoints compromise;
@@ -90,6 +91,16 @@ struct Node::Impl {
   std::shared_ptr<const NodeConfig> Config() const {
     std::lock_guard lock(snapshot_mu);
     return config;
+  }
+  std::shared_ptr<const QuerySettings> Settings() const {
+    std::lock_guard lock(snapshot_mu);
+    return settings;
+  }
+  // Sets the config and what the query routes read of it. REQUIRES(snapshot_mu) after Start.
+  void SetConfig(NodeConfig next) {
+    config = std::make_shared<const NodeConfig>(std::move(next));
+    settings = std::make_shared<const QuerySettings>(
+        QuerySettings{.policy = config->policy, .max_batch_queries = config->max_batch_queries});
   }
   const NodeIdentity& Identity() const {
     std::lock_guard lock(snapshot_mu);
@@ -250,7 +261,7 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   n.lock_fd = lock_fd;
   const NodeIdentity& identity = n.Identity();
   HM_ASSIGN_OR_RETURN(n.trust, LoadOrCreateTrust(config, identity));
-  n.config = std::make_shared<const NodeConfig>(config);
+  n.SetConfig(config);
 
   HM_ASSIGN_OR_RETURN(n.store,
                       Store::Open({.dir = config.data_dir,
@@ -355,7 +366,7 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   ctx.compromise = &n.compromise;
   ctx.member = identity.member_key();
   ctx.trust = [self] { return self->Trust(); };
-  ctx.config = [self] { return self->Config(); };
+  ctx.settings = [self] { return self->Settings(); };
   ctx.fill_status = [self](api::StatusResponse* s) { self->FillStatus(s); };
   ctx.fill_peers = [self](api::PeersResponse* p) {
     if (self->peers) self->peers->FillPeers(p);
@@ -481,7 +492,7 @@ Result<api::ReloadResponse> Node::Reload() {
   {
     std::lock_guard lock(n.snapshot_mu);
     n.trust = std::make_shared<const TrustStore>(std::move(trust));
-    n.config = std::make_shared<const NodeConfig>(std::move(config));
+    n.SetConfig(std::move(config));
   }
   if (n.peers) n.peers->OnTrustChanged();
   LogNotice("reloaded").Kv("trusted_members", out.trusted_members()).Kv("log_level", out.log_level());

@@ -9,8 +9,8 @@
 #include <mutex>
 #include <vector>
 
-#include "daemon/node_config.h"
 #include "common/status.h"
+#include "daemon/node_config.h"
 
 namespace hashmesh {
 

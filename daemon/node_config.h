@@ -9,17 +9,9 @@
 
 #include "common/config.h"
 #include "common/status.h"
+#include "daemon/match/policy.h"
 
 namespace hashmesh {
-
-struct PolicyConfig {
-  int64_t min_platforms = 2;     // distinct platform members submitting or endorsing -> act
-  int64_t max_disputes = 0;      // more platform disputes than this -> at most review
-  std::vector<std::string> act_labels;  // label prefixes that may lead to act (empty: all)
-  std::string authority_notice = "review";  // verdict from an authority's notice alone
-  int64_t pdq_max_distance = 31;   // default and upper bound of PDQ match distance
-  std::vector<std::string> ignore_members;  // member ids whose records are ignored in verdicts
-};
 
 struct NodeConfig {
   std::string config_file;  // where it was loaded from, if anywhere

@@ -5,10 +5,10 @@
 #include <string>
 
 #include "common/record.h"
-#include "daemon/pdq_signal_index.h"
-#include "daemon/peer_manager.h"
-#include "daemon/store.h"
-#include "daemon/writer.h"
+#include "daemon/match/pdq_signal_index.h"
+#include "daemon/storage/store.h"
+#include "daemon/storage/writer.h"
+#include "daemon/sync/peer_manager.h"
 #include "keys/roles.h"
 #include "keys/trust_store.h"
 #include "proto/api.pb.h"

@@ -10,7 +10,7 @@
 
 #include "common/clock.h"
 #include "common/record.h"
-#include "daemon/store.h"
+#include "daemon/storage/store.h"
 
 namespace hashmesh::bench {
 namespace {

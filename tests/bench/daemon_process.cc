@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include "daemon/api_client.h"
+#include "daemon/cli/api_client.h"
 
 namespace hashmesh::bench {
 namespace {

@@ -12,7 +12,7 @@
 
 #include "common/record.h"
 #include "common/status.h"
-#include "daemon/store.h"
+#include "daemon/storage/store.h"
 #include "proto/api.pb.h"
 #include "tests/integration/test_node.h"
 

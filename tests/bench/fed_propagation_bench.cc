@@ -13,7 +13,7 @@
 #include <unordered_map>
 
 #include "common/json.h"
-#include "daemon/api_client.h"
+#include "daemon/cli/api_client.h"
 #include "tests/bench/fed_bench_util.h"
 #include "tests/common/test_member.h"
 #include "tests/integration/federation.h"

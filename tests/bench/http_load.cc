@@ -18,7 +18,7 @@
 #include <mutex>
 #include <thread>
 
-#include "daemon/api_client.h"
+#include "daemon/cli/api_client.h"
 
 namespace hashmesh::bench {
 namespace {

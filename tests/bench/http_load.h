@@ -49,7 +49,7 @@ struct LoadRequest {
 
 enum class ClientKind {
   kKeepAlive,  // KeepAliveClient: one connection per client thread
-  kHttpCall,   // daemon/api_client.h HttpCall: a new connection per request, as the CLI does
+  kHttpCall,   // daemon/cli/api_client.h HttpCall: a new connection per request, as the CLI does
 };
 
 struct LoadResult {

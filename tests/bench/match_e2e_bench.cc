@@ -19,11 +19,11 @@
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/pdq_index.h"
-#include "daemon/api_handlers.h"
-#include "daemon/matcher.h"
+#include "daemon/api/api_handlers.h"
+#include "daemon/match/matcher.h"
+#include "daemon/match/pdq_signal_index.h"
 #include "daemon/node_config.h"
-#include "daemon/pdq_signal_index.h"
-#include "daemon/store.h"
+#include "daemon/storage/store.h"
 #include "keys/key_dir.h"
 #include "keys/trust_store.h"
 #include "proto/api.pb.h"
@@ -276,7 +276,7 @@ int Run(const Options& o) {
     auto trust_store = LoadTrustStore(trust);
     if (!trust_store.ok()) Die("trust store", trust_store.status());
     auto trust_ptr = std::make_shared<const TrustStore>(std::move(*trust_store));
-    auto config = std::make_shared<const NodeConfig>();
+    auto config = std::make_shared<const QuerySettings>();
     Matcher matcher(store->get(), &signal_index);
     std::vector<MatchSpec> specs(queries.size());
     for (size_t i = 0; i < queries.size(); ++i) {
@@ -320,7 +320,7 @@ int Run(const Options& o) {
     ctx.matcher = &matcher;
     ctx.index = &signal_index;
     ctx.trust = [trust_ptr] { return trust_ptr; };
-    ctx.config = [config] { return config; };
+    ctx.settings = [config] { return config; };
     ApiHandlers handlers(std::move(ctx));
     wrong = 0;
     handler_t = TimePerQuery(queries.size(), 1.0, [&](size_t i) {

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <future>
 
-#include "daemon/writer.h"
+#include "daemon/storage/writer.h"
 #include "tests/common/test_member.h"
 
 namespace hashmesh {

@@ -7,9 +7,9 @@
 #include <fstream>
 
 #include "common/json.h"
-#include "daemon/cli_commands.h"
-#include "daemon/cli_format.h"
-#include "daemon/http_server.h"
+#include "daemon/api/http_server.h"
+#include "daemon/cli/cli_commands.h"
+#include "daemon/cli/cli_format.h"
 #include "gtest/gtest.h"
 
 namespace hashmesh::cli {

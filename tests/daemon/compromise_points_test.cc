@@ -1,6 +1,6 @@
 // CompromisePoints answers as the rule it caches (IsVoid in common/record.h), over feeds with
 // several compromise points in any order of their positions.
-#include "daemon/compromise_points.h"
+#include "daemon/storage/compromise_points.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Tests for daemon/frame_decoder: frames split anywhere, zero-length frames, the size limit.
-#include "daemon/frame_decoder.h"
+#include "daemon/net/frame_decoder.h"
 
 #include <gtest/gtest.h>
 

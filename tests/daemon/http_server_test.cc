@@ -1,6 +1,6 @@
 // Tests for HttpServer and the blocking client: a real server on a socket in a temporary
 // directory, driven through HttpCall / HttpStreamLines and through raw socket bytes.
-#include "daemon/http_server.h"
+#include "daemon/api/http_server.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -18,7 +18,7 @@
 #include <future>
 #include <thread>
 
-#include "daemon/api_client.h"
+#include "daemon/cli/api_client.h"
 #include "gtest/gtest.h"
 
 namespace hashmesh {

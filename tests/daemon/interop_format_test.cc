@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 
 #include "common/json.h"
-#include "daemon/log_verifier.h"
-#include "daemon/record_log.h"
-#include "daemon/record_view.h"
-#include "daemon/te_format.h"
+#include "daemon/cli/log_verifier.h"
+#include "daemon/cli/record_log.h"
+#include "daemon/cli/te_format.h"
+#include "daemon/match/record_view.h"
 #include "tests/common/test_member.h"
 
 namespace hashmesh::cli {

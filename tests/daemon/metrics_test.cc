@@ -16,7 +16,7 @@
 #include <limits>
 #include <thread>
 
-#include "daemon/http_server.h"
+#include "daemon/api/http_server.h"
 #include "gtest/gtest.h"
 
 namespace hashmesh {

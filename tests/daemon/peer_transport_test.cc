@@ -1,6 +1,6 @@
 // Tests for daemon/peer_transport: real TLS over 127.0.0.1 between two transports, and against
 // `openssl s_client` / `s_server` as foreign peers; framing limits, back-pressure and deadlines.
-#include "daemon/peer_transport.h"
+#include "daemon/net/peer_transport.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // The LMDB store: schema, reopen, lookups, map growth.
-#include "daemon/store.h"
+#include "daemon/storage/store.h"
 
 #include <gtest/gtest.h>
 #include <lmdb.h>

@@ -1,12 +1,12 @@
 // The writer: own-feed sequencing under concurrency, group commit, ingest checks.
-#include "daemon/writer.h"
+#include "daemon/storage/writer.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <future>
 
-#include "daemon/ingest_pipeline.h"
+#include "daemon/sync/ingest_pipeline.h"
 #include "tests/common/test_member.h"
 
 namespace hashmesh {

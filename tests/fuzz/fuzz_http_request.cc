@@ -17,10 +17,10 @@
 #include <memory>
 
 #include "common/log.h"
-#include "daemon/api_handlers.h"
-#include "daemon/matcher.h"
-#include "daemon/pdq_signal_index.h"
-#include "daemon/store.h"
+#include "daemon/api/api_handlers.h"
+#include "daemon/match/matcher.h"
+#include "daemon/match/pdq_signal_index.h"
+#include "daemon/storage/store.h"
 #include "proto/api.pb.h"
 #include "tests/fuzz/seed_feed.h"
 
@@ -70,7 +70,7 @@ Fixture* MakeFixture() {
     __builtin_trap();
   }
   std::shared_ptr<const TrustStore> trust_ptr = trust;
-  auto config = std::make_shared<const NodeConfig>();
+  auto config = std::make_shared<const QuerySettings>();
 
   ApiContext ctx;
   ctx.store = f->store.get();
@@ -79,7 +79,7 @@ Fixture* MakeFixture() {
   ctx.index = &f->index;
   ctx.member = alice;
   ctx.trust = [trust_ptr] { return trust_ptr; };
-  ctx.config = [config] { return config; };
+  ctx.settings = [config] { return config; };
   ctx.fill_status = [](api::StatusResponse* s) { s->set_ready(true); };
   ctx.fill_peers = [](api::PeersResponse*) {};
   ctx.reload = [] { return Result<api::ReloadResponse>(api::ReloadResponse()); };

@@ -12,8 +12,8 @@
 #include "common/hex.h"
 #include "common/manifest.h"
 #include "common/record.h"
-#include "daemon/frame_decoder.h"
-#include "daemon/peer_transport.h"
+#include "daemon/net/frame_decoder.h"
+#include "daemon/net/peer_transport.h"
 #include "proto/wire.pb.h"
 
 namespace {

@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/api_client.h"
+#include "daemon/cli/api_client.h"
 #include "tests/integration/federation.h"
 #include "tests/integration/test_node.h"
 

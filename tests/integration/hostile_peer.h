@@ -15,7 +15,7 @@
 
 #include "common/record.h"
 #include "common/status.h"
-#include "daemon/peer_transport.h"
+#include "daemon/net/peer_transport.h"
 #include "proto/wire.pb.h"
 
 namespace hashmesh::testing {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "daemon/api_client.h"
+#include "daemon/cli/api_client.h"
 
 namespace hashmesh::testing {
 
