@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 
 namespace hashmesh {
@@ -10,10 +11,15 @@ namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 
+bool IsControl(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u < 0x20 || u == 0x7f;
+}
+
 bool NeedsQuotes(std::string_view v) {
   if (v.empty()) return true;
   for (char c : v) {
-    if (c == ' ' || c == '"' || c == '=' || c == '\n' || c == '\t') return true;
+    if (c == ' ' || c == '"' || c == '=' || c == '\\' || IsControl(c)) return true;
   }
   return false;
 }
@@ -57,19 +63,33 @@ LogLine& LogLine::KvString(std::string_view key, std::string_view value) {
   text_ += ' ';
   text_ += key;
   text_ += '=';
-  if (!NeedsQuotes(value)) {
+  if (!NeedsQuotes(value) && value.size() <= kMaxLogValueBytes) {
     text_ += value;
     return *this;
   }
+  // Values can come from peers (a node name, an error text): a control character could forge a
+  // line or a terminal escape, and a long value could flood the journal.
+  const size_t shown = std::min(value.size(), kMaxLogValueBytes);
   text_ += '"';
-  for (char c : value) {
-    if (c == '"' || c == '\\') text_ += '\\';
-    if (c == '\n') {
+  for (char c : value.substr(0, shown)) {
+    if (c == '"' || c == '\\') {
+      text_ += '\\';
+      text_ += c;
+    } else if (c == '\n') {
       text_ += "\\n";
-      continue;
+    } else if (c == '\t') {
+      text_ += "\\t";
+    } else if (IsControl(c)) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      const auto u = static_cast<unsigned char>(c);
+      text_ += "\\x";
+      text_ += kHex[u >> 4];
+      text_ += kHex[u & 15];
+    } else {
+      text_ += c;
     }
-    text_ += c;
   }
+  if (shown < value.size()) text_ += "...(" + std::to_string(value.size()) + " bytes)";
   text_ += '"';
   return *this;
 }

@@ -34,7 +34,13 @@ class LogLine {
     os << value;
     return KvString(key, os.str());
   }
+  // Quotes the value when needed; control characters are escaped (\n, \t, \xNN) and a value
+  // over kMaxLogValueBytes is cut, with its length said.
   LogLine& KvString(std::string_view key, std::string_view value);
+  // The line as it will be written (without the level prefix); empty when the level is off.
+  const std::string& text() const { return text_; }
+
+  static constexpr size_t kMaxLogValueBytes = 1024;
 
  private:
   LogLevel level_;

@@ -1,8 +1,10 @@
 // `hashmesh export` (every record as JSON lines, or the current signal list as a
 // python-threatexchange CSV) and `hashmesh import` (hash lists published as signals in bulk).
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -24,8 +26,9 @@ namespace {
 
 constexpr size_t kMaxBatchBytes = 512 * 1024;  // the daemon takes request bodies up to 1 MiB
 
-// Where export writes: stdout, or FILE.tmp renamed to FILE once complete, so that a failed
-// export never leaves a partial file under the name asked for.
+// Where export writes: stdout, or a new temporary file beside FILE (FILE.tmp.XXXXXX, created
+// exclusively, so a link planted there is never followed) renamed to FILE once complete, so that
+// a failed export never leaves a partial file under the name asked for.
 class Output {
  public:
   explicit Output(const std::string& path) : to_file_(!path.empty() && path != "-"), path_(path) {}
@@ -41,9 +44,20 @@ class Output {
       file_ = stdout;
       return Status::Ok();
     }
-    tmp_ = path_ + ".tmp";
-    file_ = std::fopen(tmp_.c_str(), "wb");
-    if (file_ == nullptr) return IoError("cannot write " + tmp_ + ": " + std::strerror(errno));
+    tmp_ = path_ + ".tmp.XXXXXX";
+    const int fd = ::mkstemp(tmp_.data());
+    if (fd < 0) return IoError("cannot write " + tmp_ + ": " + std::strerror(errno));
+    // mkstemp makes the file 0600; an export is as readable as any file the user writes.
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    ::fchmod(fd, 0666 & ~mask);
+    file_ = ::fdopen(fd, "wb");
+    if (file_ == nullptr) {
+      Status s = IoError("cannot write " + tmp_ + ": " + std::strerror(errno));
+      ::close(fd);
+      ::unlink(tmp_.c_str());
+      return s;
+    }
     return Status::Ok();
   }
   Status Write(std::string_view text) {

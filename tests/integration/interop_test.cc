@@ -2,7 +2,10 @@
 // in, signed record logs out and verified offline, also for a three-node federation.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -289,6 +292,27 @@ TEST_F(InteropTest, ExportVerifiesOfflineAndOneFlippedByteFailsNamingTheRecord) 
   EXPECT_EQ(
       RunProgram("hashmesh", {"verify-log", Path("log.jsonl"), "--trust", Path("none")}).exit_code,
       2);
+}
+
+// `export --output F` once wrote through F.tmp: a link planted there by another local user made
+// the export overwrite whatever it pointed at. The temporary file is now created exclusively.
+TEST_F(InteropTest, ExportNeverWritesThroughALinkPlantedBesideItsOutput) {
+  ASSERT_EQ(node_.Cli({"submit", "--type", "pdq", "--value", RandomPdqHex(7), "--label", "t/x"})
+                .exit_code,
+            0);
+  const std::string victim = Path("victim.txt");
+  { std::ofstream(victim) << "keep me\n"; }
+  ASSERT_EQ(::symlink(victim.c_str(), Path("log.jsonl.tmp").c_str()), 0);
+  auto exported = node_.Cli({"--json", "export", "--output", Path("log.jsonl")});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_EQ(ReadFile(victim), "keep me\n");
+  EXPECT_EQ(Lines(ReadFile(Path("log.jsonl"))).size(), 2u) << "manifest and the signal";
+  // Nothing is left beside the output but the planted link.
+  size_t beside = 0;
+  for (const auto& e : std::filesystem::directory_iterator(Path(""))) {
+    beside += e.path().filename().string().rfind("log.jsonl.tmp", 0) == 0;
+  }
+  EXPECT_EQ(beside, 1u);
 }
 
 TEST_F(InteropTest, TeCsvExportRoundTripsThroughImportIntoASecondNode) {
