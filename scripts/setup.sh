@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages hashmesh needs to build, test and run, when they are missing.
 # clang, libclang-rt-14-dev (ASan/UBSan/TSan and libFuzzer runtimes) and llvm (llvm-symbolizer, for
 # readable sanitizer reports) are for the sanitizer builds (CMakePresets.json, docs/testing.md).
+# dpkg-dev, debhelper, help2man and lintian build and check the Debian package (scripts/package.sh).
 # Uses sudo only when not root. Safe to run again: it installs nothing when all are present.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev llvm
   python3 curl
+  dpkg-dev debhelper help2man lintian
   prometheus systemd
 )
 
