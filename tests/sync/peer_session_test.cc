@@ -238,5 +238,62 @@ TEST_F(PeerSessionTest, PushBeforeAdmissionSendsNothing) {
   EXPECT_EQ(Sent(*link), "");
 }
 
+// A second record of alice's at a seq we hold, validly signed: a fork.
+ParsedRecord ForkOf(const TestMember& author, uint64_t seq) {
+  pb::RecordBody body;
+  body.mutable_signal()->set_type(pb::SIGNAL_TYPE_PDQ);
+  body.mutable_signal()->set_value(RandomPdqHex(999));
+  return *BuildRecord(body, author.signing_key(), author.id(), seq,
+                      author.feed()[seq - 2].id, author.manifest_seq(), NowMs());
+}
+
+TEST_F(PeerSessionTest, HeadsNamingAnotherRecordAtASeqWeHoldAskForItOnce) {
+  GrowFeed(alice_, /*signals=*/1);
+  auto link = LinkFrom(alice_);
+  auto session = AdmittedAlice(link);
+  link->Deliver(Records(alice_.feed()));
+  ASSERT_TRUE(RunUntil(*link, [&] {
+    return Feed(alice_).starts_with("alice#1 manifest | alice#2");
+  }));
+  link->TakeSent();
+  pb::PeerMessage heads = Heads({{&alice_, 2}});
+  const ParsedRecord fork = ForkOf(alice_, 2);
+  heads.mutable_heads()->mutable_heads(0)->set_id(std::string(AsStringView(fork.id)));
+  link->Deliver(heads);
+  EXPECT_EQ(Sent(*link), "Want alice 2..2");
+  // The peer sends it: the writer stores the proof, and the peer is not to blame.
+  link->Deliver(Records({fork}));
+  ASSERT_TRUE(RunUntil(*link, [&] { return writer_->stats().equivocations == 1; }));
+  link->RunPending();
+  EXPECT_TRUE(host_.Bans().empty());
+  link->Deliver(heads);
+  EXPECT_EQ(Sent(*link), "");  // proven: not asked again
+  // A peer that connects later hears of the fork at once, after our Heads.
+  auto later = LinkFrom(bob_);
+  auto bob = StartSession(later);
+  later->TakeSent();
+  later->Deliver(Hello(bob_));
+  const std::string sent = Sent(*later);
+  EXPECT_TRUE(sent.starts_with("Heads ")) << sent;
+  EXPECT_TRUE(sent.ends_with("\nEquivocation " + Render(alice_.feed()[1])) ||
+              sent.ends_with("\nEquivocation " + Render(fork)))
+      << sent;
+}
+
+TEST_F(PeerSessionTest, NewForkProofsArePushedOnTheStrand) {
+  GrowFeed(alice_, /*signals=*/1);
+  pb::Equivocation proof;
+  *proof.mutable_first() = alice_.feed()[1].signed_record;
+  *proof.mutable_second() = ForkOf(alice_, 2).signed_record;
+  auto link = LinkFrom(bob_);
+  auto session = StartSession(link);
+  ASSERT_TRUE(link->Deliver(Hello(bob_)));
+  link->TakeSent();
+  session->PushEquivocation(proof.SerializeAsString());
+  EXPECT_EQ(Sent(*link), "");
+  link->RunPending();
+  EXPECT_EQ(Sent(*link), "Equivocation " + Render(alice_.feed()[1]));
+}
+
 }  // namespace
 }  // namespace hashmesh::testing
