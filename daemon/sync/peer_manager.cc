@@ -287,6 +287,7 @@ std::vector<std::shared_ptr<PeerSession>> PeerManager::Sessions() const {
 
 void PeerManager::OnCommit(const std::vector<ParsedRecord>& records) {
   const auto sessions = Sessions();
+  if (sessions.empty()) return;
   // One copy for all sessions; each sends its part on its own strand, not on the writer thread.
   auto shared = std::make_shared<const std::vector<ParsedRecord>>(records);
   for (const auto& s : sessions) s->PushRecords(shared);

@@ -12,8 +12,8 @@ namespace hashmesh {
 
 class PeerSession;
 
-// Thread-safety: called from the session's strand. A host does not call back into the calling
-// session under its own lock.
+// Thread-safety: called on the session's strand (OnSessionClosed also on the thread that stops
+// the transport). A host does not call back into the calling session under its own lock.
 class SessionHost {
  public:
   virtual ~SessionHost() = default;
