@@ -644,6 +644,10 @@ void PeerConnection::Close(const Status& why) {
                     [self = shared_from_this(), why] { Impl::Of(*self).CloseOnStrand(why); });
 }
 
+void PeerConnection::Post(std::function<void()> task) {
+  impl_->core->Post(impl_->executor, std::move(task));
+}
+
 const PublicKey& PeerConnection::remote_key() const { return impl_->remote_key; }
 const std::string& PeerConnection::remote_address() const { return impl_->remote_address; }
 bool PeerConnection::outbound() const { return impl_->outbound; }

@@ -12,6 +12,7 @@
 
 #include "common/crypto.h"
 #include "common/status.h"
+#include "daemon/net/peer_link.h"
 
 namespace hashmesh {
 
@@ -47,17 +48,15 @@ struct PeerTransportOptions {
 // strand, one at a time, never inline in a method call (except as noted for Start). The
 // connection stays open until Close(), an error, the idle timeout or PeerTransport::Stop();
 // dropping the last shared_ptr does not close it (the transport keeps it while it is open).
-class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
+class PeerConnection final : public PeerLink,
+                             public std::enable_shared_from_this<PeerConnection> {
  public:
-  struct Handlers {
-    // One complete frame body. Return true to keep reading; false pauses reading (back-pressure:
-    // the peer's further data stays in the kernel and TCP window) until ResumeReading().
-    std::function<bool(std::string frame)> on_frame;
-    // Called exactly once, when the connection closes for any reason, with the reason. No
-    // on_frame follows it, and both handlers are destroyed after it, so they may hold the
-    // connection. An exception from on_frame closes the connection (Internal).
-    std::function<void(const Status& why)> on_close;
-  };
+  // on_frame: return true to keep reading; false pauses reading (back-pressure: the peer's
+  // further data stays in the kernel and TCP window) until ResumeReading(). on_close: called
+  // exactly once, when the connection closes for any reason, with the reason. No on_frame
+  // follows it, and both handlers are destroyed after it, so they may hold the connection. An
+  // exception from on_frame closes the connection (Internal).
+  using Handlers = PeerLink::Handlers;
 
   struct Impl;  // private to peer_transport.cc
   // For PeerTransport only (Impl cannot be made elsewhere).
@@ -68,28 +67,30 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
 
   // Begins reading; call once (later calls are ignored). If the connection closed already,
   // on_close runs at once on the calling thread.
-  void Start(Handlers handlers);
+  void Start(Handlers handlers) override;
   // Queues one frame; the 4-byte length is added here. Errors: InvalidArgument when the frame is
   // larger than max_frame_bytes (the connection stays open), ResourceExhausted when the send
   // queue would exceed max_queued_send_bytes (the connection is then closed with that status),
   // Unavailable when the connection is closed. OK means queued, not delivered.
-  Status Send(std::string frame);
+  Status Send(std::string frame) override;
   // Continues reading after on_frame returned false. Harmless when not paused.
-  void ResumeReading();
+  void ResumeReading() override;
   // Closes soon (on the strand); frames still queued are dropped. Idempotent. on_close gets
   // `why`, unless the connection was closing for another reason already.
-  void Close(const Status& why);
+  void Close(const Status& why) override;
+  // Runs `task` on the connection's strand; dropped once the transport has stopped.
+  void Post(std::function<void()> task) override;
 
   // Fixed once the handshake is done.
-  const PublicKey& remote_key() const;        // the Ed25519 key of the peer's certificate
-  const std::string& remote_address() const;  // "ip:port", "[v6]:port"
-  bool outbound() const;                      // we dialled it
+  const PublicKey& remote_key() const override;  // the Ed25519 key of the peer's certificate
+  const std::string& remote_address() const override;  // "ip:port", "[v6]:port"
+  bool outbound() const override;                      // we dialled it
 
   // Counters (relaxed atomics): decrypted bytes read and written, frames delivered and written.
-  uint64_t bytes_in() const;
-  uint64_t bytes_out() const;
-  uint64_t frames_in() const;
-  uint64_t frames_out() const;
+  uint64_t bytes_in() const override;
+  uint64_t bytes_out() const override;
+  uint64_t frames_in() const override;
+  uint64_t frames_out() const override;
   // Bytes (frames plus headers) accepted by Send and not yet written to the socket.
   size_t queued_send_bytes() const;
 

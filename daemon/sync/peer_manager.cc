@@ -29,17 +29,10 @@ PeerManager::PeerManager(SyncContext ctx, PeerManagerOptions options, const Seed
                          std::string cert_pem)
     : ctx_(std::move(ctx)),
       options_(std::move(options)),
+      timers_{.hello_timeout = options_.handshake_timeout,
+              .heads_interval = options_.heads_interval},
       node_seed_(node_seed),
-      cert_pem_(std::move(cert_pem)) {
-  ctx_.hello_timeout = options_.handshake_timeout;
-  ctx_.heads_interval = options_.heads_interval;
-  ctx_.ban = [this](const PublicKey& key, const std::string& address, const std::string& why) {
-    Ban(key, address, why);
-  };
-  ctx_.is_banned = [this](const PublicKey& key) { return IsBanned(key); };
-  ctx_.on_peer_heads = [this](uint64_t seq) { NoteOwnSeqAtPeer(seq); };
-  ctx_.admit = [this](PeerSession* session) { return Admit(session); };
-}
+      cert_pem_(std::move(cert_pem)) {}
 
 PeerManager::~PeerManager() { Stop(); }
 
@@ -92,7 +85,7 @@ void PeerManager::Stop() {
 uint16_t PeerManager::listen_port() const { return transport_ ? transport_->port() : 0; }
 
 void PeerManager::RefreshTargets() {
-  auto trust = ctx_.trust();
+  auto trust = ctx_.trust->Trust();
   std::map<std::string, std::string> wanted;  // address -> name
   for (const auto& address : options_.peers) wanted[address] = "";
   for (const auto& m : trust->members()) {
@@ -116,7 +109,7 @@ void PeerManager::RefreshTargets() {
 void PeerManager::OnTrustChanged() {
   RefreshTargets();
   // Sessions of members no longer trusted end now.
-  auto trust = ctx_.trust();
+  auto trust = ctx_.trust->Trust();
   for (const auto& s : Sessions()) {
     if (s->admitted() && trust->FindByKey(s->member()) == nullptr) {
       s->Close(PermissionDenied("member removed from the trust store"));
@@ -155,7 +148,7 @@ void PeerManager::MaintenanceLoop() {
 }
 
 uint64_t PeerManager::OwnCommittedSeq() const {
-  auto head = ctx_.store->Head(ctx_.member);
+  auto head = ctx_.feeds->Head(ctx_.member);
   return head.ok() && head->has_value() ? (*head)->seq : 0;
 }
 
@@ -187,7 +180,7 @@ void PeerManager::DialDue(std::chrono::steady_clock::time_point now) {
       if (s->admitted()) connected.insert(s->member());
     }
     for (PeerSession* s : admitted_) connected_keys.insert(s->connection().remote_key());
-    auto trust = ctx_.trust();
+    auto trust = ctx_.trust->Trust();
     for (auto& [address, t] : targets_) {
       if (t.connecting || t.session != nullptr || now < t.next_attempt) continue;
       if (t.remote_key && connected_keys.count(*t.remote_key) > 0) continue;
@@ -221,10 +214,8 @@ void PeerManager::Dial(const std::string& address) {
   });
 }
 
-void PeerManager::AddSession(std::shared_ptr<PeerConnection> connection,
-                             const std::string& target) {
-  auto session = std::make_shared<PeerSession>(std::move(connection), &ctx_,
-                                               [this](PeerSession* s) { SessionClosed(s); });
+void PeerManager::AddSession(std::shared_ptr<PeerLink> connection, const std::string& target) {
+  auto session = std::make_shared<PeerSession>(std::move(connection), &ctx_, this, timers_);
   {
     std::lock_guard lock(mu_);
     sessions_[session.get()] = session;
@@ -241,7 +232,7 @@ void PeerManager::AddSession(std::shared_ptr<PeerConnection> connection,
   session->Start();
 }
 
-void PeerManager::SessionClosed(PeerSession* session) {
+void PeerManager::OnSessionClosed(PeerSession* session) {
   std::lock_guard lock(mu_);
   for (auto& [address, t] : targets_) {
     if (t.session != session) continue;
@@ -257,12 +248,12 @@ void PeerManager::SessionClosed(PeerSession* session) {
 }
 
 Status PeerManager::Admit(PeerSession* session) {
-  const PeerConnection& mine = session->connection();
+  const PeerLink& mine = session->connection();
   std::shared_ptr<PeerSession> replaced;
   {
     std::lock_guard lock(mu_);
     for (PeerSession* other : admitted_) {
-      const PeerConnection& theirs = other->connection();
+      const PeerLink& theirs = other->connection();
       // Same direction and key: two machines sharing a node key (a cloned node), not a
       // duplicate. Each must be heard, if only to catch it forking.
       if (theirs.remote_key() != mine.remote_key() || theirs.outbound() == mine.outbound()) {
@@ -270,7 +261,7 @@ Status PeerManager::Admit(PeerSession* session) {
       }
       // We dialled each other. Both sides keep the connection dialled by the smaller node key,
       // so they agree on which one goes without a word exchanged.
-      const PublicKey own_key = ctx_.local_keys().node_key;
+      const PublicKey own_key = ctx_.identity->PeerKeys().node_key;
       const PublicKey& mine_dialler = mine.outbound() ? own_key : mine.remote_key();
       const PublicKey& theirs_dialler = theirs.outbound() ? own_key : theirs.remote_key();
       if (theirs_dialler < mine_dialler) {
@@ -296,7 +287,10 @@ std::vector<std::shared_ptr<PeerSession>> PeerManager::Sessions() const {
 
 void PeerManager::OnCommit(const std::vector<ParsedRecord>& records) {
   const auto sessions = Sessions();
-  for (const auto& s : sessions) s->PushRecords(records);
+  if (sessions.empty()) return;
+  // One copy for all sessions; each sends its part on its own strand, not on the writer thread.
+  auto shared = std::make_shared<const std::vector<ParsedRecord>>(records);
+  for (const auto& s : sessions) s->PushRecords(shared);
   // A member's new manifest supersedes the key its sessions were admitted with: a session that
   // still presents an older key (a stolen one, after a compromise) or any key of a revoked
   // member ends now. Its node reconnects with the key now certified, if it has it.
@@ -316,7 +310,7 @@ void PeerManager::OnCommit(const std::vector<ParsedRecord>& records) {
 }
 
 void PeerManager::OnEquivocation(const std::string& proof) {
-  for (const auto& s : Sessions()) s->SendEquivocation(proof);
+  for (const auto& s : Sessions()) s->PushEquivocation(proof);
 }
 
 void PeerManager::Ban(const PublicKey& key, const std::string& address, const std::string& why) {
@@ -349,7 +343,7 @@ bool PeerManager::IsAddressBannedLocked(const std::string& ip,
   return it != banned_ips_.end() && now < it->second;
 }
 
-void PeerManager::NoteOwnSeqAtPeer(uint64_t seq) {
+void PeerManager::OnPeerHeads(uint64_t seq) {
   {
     std::lock_guard lock(mu_);
     peer_heads_seen_ = true;

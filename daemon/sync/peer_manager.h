@@ -4,7 +4,9 @@
 // misbehaving peers for a while, and tells the node when its own feed has been recovered.
 //
 // Thread-safety: all public methods may be called from any thread; OnCommit/OnEquivocation come
-// from the writer thread. A maintenance thread drives dialing and the sessions' timers.
+// from the writer thread and only post to the sessions' strands. A maintenance thread drives
+// dialing and the sessions' timers. Lock order: the manager's mu_ before a session's (never the
+// other way: a session calls its SessionHost without holding its own lock).
 #pragma once
 
 #include <atomic>
@@ -21,8 +23,9 @@
 #include <vector>
 
 #include "daemon/net/peer_transport.h"
-#include "daemon/sync/ingest_pipeline.h"
 #include "daemon/sync/peer_session.h"
+#include "daemon/sync/session_host.h"
+#include "daemon/sync/sync_context.h"
 
 namespace hashmesh {
 
@@ -41,12 +44,12 @@ struct PeerManagerOptions {
   int network_threads = 1;
 };
 
-class PeerManager {
+class PeerManager final : public SessionHost {
  public:
-  // `ctx` must outlive the manager; its ban/is_banned/on_peer_heads are filled in here.
+  // What `ctx` points to must outlive the manager.
   PeerManager(SyncContext ctx, PeerManagerOptions options, const Seed& node_seed,
               std::string cert_pem);
-  ~PeerManager();
+  ~PeerManager() override;
 
   // Starts the transport, the listener and the maintenance thread.
   Status Start();
@@ -57,7 +60,7 @@ class PeerManager {
   void OnEquivocation(const std::string& proof);
   // Trust store reloaded: dial targets may have changed.
   void OnTrustChanged();
-  // The node key rotated (ctx.local_keys already gives the new key and manifest): new
+  // The node key rotated (ctx.identity already gives the new key and manifest): new
   // connections use this key and certificate, and every open session is closed to reconnect.
   Status Rekey(const Seed& node_seed, const std::string& cert_pem);
 
@@ -70,6 +73,17 @@ class PeerManager {
   uint64_t bans_total() const;  // bans since start
   uint16_t listen_port() const;
   bool has_targets() const;  // anything to dial or listen on
+
+  // Runs a session over a link: the transport's connections come in here (`target` is the
+  // address dialled, empty for an inbound one); tests hand in in-memory links.
+  void AddSession(std::shared_ptr<PeerLink> connection, const std::string& target);
+
+  // SessionHost, for the sessions. Admit refuses or replaces a duplicate of an admitted session.
+  Status Admit(PeerSession* session) override;
+  bool IsBanned(const PublicKey& key) const override;
+  void Ban(const PublicKey& key, const std::string& address, const std::string& why) override;
+  void OnPeerHeads(uint64_t own_seq_at_peer) override;
+  void OnSessionClosed(PeerSession* session) override;
 
  private:
   struct Target {
@@ -88,25 +102,19 @@ class PeerManager {
   void MaintenanceLoop();
   void DialDue(std::chrono::steady_clock::time_point now);
   void Dial(const std::string& address);
-  void AddSession(std::shared_ptr<PeerConnection> connection, const std::string& target);
-  void SessionClosed(PeerSession* session);
-  // SyncContext::admit: refuses or replaces a duplicate of an admitted session.
-  Status Admit(PeerSession* session);
   void RefreshTargets();
-  void Ban(const PublicKey& key, const std::string& address, const std::string& why);
-  bool IsBanned(const PublicKey& key) const;
   bool IsAddressBanned(const std::string& ip) const;
   bool IsAddressBannedLocked(const std::string& ip,
                              std::chrono::steady_clock::time_point now) const;  // REQUIRES(mu_)
-  void NoteOwnSeqAtPeer(uint64_t seq);
   // Our own feed's committed head here.
   uint64_t OwnCommittedSeq() const;
   // Releases the publishing hold and runs the recovery callback once our feed has caught up.
   void CheckOwnFeed(std::chrono::steady_clock::time_point now);
   std::vector<std::shared_ptr<PeerSession>> Sessions() const;
 
-  SyncContext ctx_;
+  const SyncContext ctx_;
   PeerManagerOptions options_;
+  const SessionTimers timers_;
   Seed node_seed_;
   std::string cert_pem_;
   std::unique_ptr<PeerTransport> transport_;

@@ -17,14 +17,14 @@ constexpr uint32_t kProtocolVersion = 1;
 
 }  // namespace
 
-PeerSession::PeerSession(std::shared_ptr<PeerConnection> connection, const SyncContext* ctx,
-                         std::function<void(PeerSession*)> on_closed)
-    : connection_(std::move(connection)), ctx_(ctx), on_closed_(std::move(on_closed)) {}
+PeerSession::PeerSession(std::shared_ptr<PeerLink> connection, const SyncContext* ctx,
+                         SessionHost* host, SessionTimers timers)
+    : connection_(std::move(connection)), ctx_(ctx), host_(host), timers_(timers) {}
 
 void PeerSession::Start() {
   pb::PeerMessage hello;
   hello.mutable_hello()->set_protocol_version(kProtocolVersion);
-  hello.mutable_hello()->mutable_manifest()->ParseFromString(ctx_->local_keys().manifest);
+  hello.mutable_hello()->mutable_manifest()->ParseFromString(ctx_->identity->PeerKeys().manifest);
   hello.mutable_hello()->set_node_name(ctx_->node_name);
   Send(hello);
   auto self = shared_from_this();
@@ -48,7 +48,7 @@ void PeerSession::Misbehaved(const std::string& why) {
       .Kv("peer", connection_->remote_address())
       .Kv("key", KeyToText(connection_->remote_key()))
       .Kv("why", why);
-  if (ctx_->ban) ctx_->ban(connection_->remote_key(), connection_->remote_address(), why);
+  host_->Ban(connection_->remote_key(), connection_->remote_address(), why);
   connection_->Close(PermissionDenied("misbehaviour: " + why));
 }
 
@@ -123,7 +123,7 @@ void PeerSession::OnClose(const Status& why) {
     std::lock_guard lock(mu_);
     close_reason_ = why.message();
   }
-  if (on_closed_) on_closed_(this);
+  host_->OnSessionClosed(this);
 }
 
 Status PeerSession::HandleHello(const pb::Hello& hello) {
@@ -139,25 +139,24 @@ Status PeerSession::HandleHello(const pb::Hello& hello) {
   if (*info->signing_key != connection_->remote_key()) {
     return PermissionDenied("Hello manifest does not certify the TLS certificate's key");
   }
-  auto trust = ctx_->trust();
+  auto trust = ctx_->trust->Trust();
   const TrustMember* member = trust->FindByKey(info->member_key);
   if (member == nullptr) {
     return PermissionDenied("member " + KeyToText(info->member_key) + " is not in our trust store");
   }
-  if (ctx_->is_banned && ctx_->is_banned(connection_->remote_key())) {
+  if (host_->IsBanned(connection_->remote_key())) {
     return PermissionDenied("peer key is banned");
   }
   // A manifest older than the newest we hold in its feed names a superseded key.
-  auto feed = ctx_->store->LoadFeedState(info->member_key);
-  if (feed.ok() && !feed->manifests.empty()) {
-    const ManifestInfo& latest = feed->manifests.rbegin()->second;
-    if (latest.revoked()) return PermissionDenied("peer's member key is revoked");
-    if (info->seq < latest.seq) return PermissionDenied("Hello manifest is superseded");
+  if (auto latest = ctx_->feeds->LatestManifest(info->member_key)) {
+    if (latest->revoked()) return PermissionDenied("peer's member key is revoked");
+    if (info->seq < latest->seq) return PermissionDenied("Hello manifest is superseded");
   }
-  if (info->member_key == ctx_->member && connection_->remote_key() == ctx_->local_keys().node_key) {
+  if (info->member_key == ctx_->member &&
+      connection_->remote_key() == ctx_->identity->PeerKeys().node_key) {
     return PermissionDenied("connected to ourselves");
   }
-  if (ctx_->admit) HM_RETURN_IF_ERROR(ctx_->admit(this));
+  HM_RETURN_IF_ERROR(host_->Admit(this));
   {
     std::lock_guard lock(mu_);
     admitted_ = true;
@@ -171,7 +170,7 @@ Status PeerSession::HandleHello(const pb::Hello& hello) {
       .Kv("outbound", connection_->outbound());
   SendHeads();
   // Fork proofs are flooded once, when found: a peer that was away then learns them now.
-  if (auto proofs = ctx_->store->Equivocations(); proofs.ok()) {
+  if (auto proofs = ctx_->feeds->Equivocations(); proofs.ok()) {
     for (const auto& proof : *proofs) SendEquivocation(proof);
   }
   return Status::Ok();
@@ -179,7 +178,7 @@ Status PeerSession::HandleHello(const pb::Hello& hello) {
 
 void PeerSession::SendHeads() {
   if (!admitted()) return;
-  auto heads = ctx_->store->Heads();
+  auto heads = ctx_->feeds->Heads();
   if (!heads.ok()) return;
   pb::PeerMessage message;
   for (const auto& h : *heads) {
@@ -197,7 +196,7 @@ void PeerSession::SendHeads() {
 }
 
 Status PeerSession::HandleHeads(const pb::Heads& heads) {
-  auto trust = ctx_->trust();
+  auto trust = ctx_->trust->Trust();
   uint64_t own_at_peer = 0;
   {
     std::lock_guard lock(mu_);
@@ -224,24 +223,23 @@ Status PeerSession::HandleHeads(const pb::Heads& heads) {
     }
   }
   // Outside our lock: the manager takes its own and may call back into sessions.
-  if (ctx_->on_peer_heads) ctx_->on_peer_heads(own_at_peer);
+  host_->OnPeerHeads(own_at_peer);
   return Status::Ok();
 }
 
 bool PeerSession::ForkedAt(const PublicKey& author, uint64_t seq, std::string_view peer_id) const {
-  auto head = ctx_->store->Head(author);
+  auto head = ctx_->feeds->Head(author);
   if (!head.ok() || !head->has_value() || (*head)->seq < seq) return false;  // only queued
   RecordId ours = (*head)->id;
   if ((*head)->seq > seq) {
     // A peer that is behind us (or on the other branch) reports a seq below our head.
-    auto bytes = ctx_->store->GetRecord({author, seq});
-    pb::SignedRecord stored;
-    if (!bytes.ok() || !bytes->has_value() || !stored.ParseFromString(**bytes)) return false;
-    ours = ComputeRecordId(stored.body());
+    auto stored = ctx_->feeds->RecordIdAt(author, seq);
+    if (!stored) return false;
+    ours = *stored;
   }
   if (peer_id == AsStringView(ours)) return false;
   // A fork proven at or below `seq` already says all there is to say: don't ask again.
-  auto fork = ctx_->store->ForkSeq(author);
+  auto fork = ctx_->feeds->ForkSeq(author);
   return !(fork.ok() && fork->has_value() && **fork <= seq);
 }
 
@@ -267,10 +265,10 @@ Status PeerSession::HandleWant(const pb::Want& want) {
   HM_ASSIGN_OR_RETURN(PublicKey author, Bytes32(want.author(), "Want author"));
   if (want.from() == 0 || want.to() < want.from()) return InvalidArgument("Want range is empty");
   if (want.to() - want.from() >= kMaxWantSpan) return InvalidArgument("Want range over 10000");
-  if (ctx_->trust()->FindByKey(author) == nullptr) return Status::Ok();  // we relay trusted only
+  if (ctx_->trust->Trust()->FindByKey(author) == nullptr) return Status::Ok();  // trusted only
   uint64_t seq = want.from();
   while (seq <= want.to()) {
-    auto page = ctx_->store->ReadFeed(author, seq, std::min<uint64_t>(1000, want.to() - seq + 1));
+    auto page = ctx_->feeds->ReadFeed(author, seq, std::min<uint64_t>(1000, want.to() - seq + 1));
     if (!page.ok() || page->empty()) break;
     pb::PeerMessage message;
     size_t bytes = 0;
@@ -292,7 +290,7 @@ Status PeerSession::HandleWant(const pb::Want& want) {
 }
 
 Status PeerSession::HandleRecords(const pb::Records& records) {
-  auto trust = ctx_->trust();
+  auto trust = ctx_->trust->Trust();
   std::vector<PublicKey> authors;  // to ask for more of, once each
   for (const auto& signed_record : records.records()) {
     auto parsed = ParseRecord(signed_record);
@@ -316,7 +314,11 @@ Status PeerSession::HandleRecords(const pb::Records& records) {
     auto counted = std::make_shared<std::atomic<bool>>(true);
     auto offered =
         ctx_->pipeline->Offer(std::move(*parsed), [self, author, counted](Status outcome) {
-          self->RecordWritten(author, outcome, /*in_flight=*/counted->exchange(false));
+          // On the writer thread: take the count off now, handle the outcome on our strand.
+          const bool in_flight = counted->exchange(false);
+          self->connection_->Post([self, author, outcome, in_flight] {
+            self->RecordWritten(author, outcome, in_flight);
+          });
         });
     if (offered == IngestPipeline::Offered::kDuplicate ||
         offered == IngestPipeline::Offered::kFull ||
@@ -359,14 +361,26 @@ Status PeerSession::HandleEquivocation(const pb::Equivocation& proof) {
   for (const auto* r : {&proof.first(), &proof.second()}) {
     auto parsed = ParseRecord(*r);
     if (!parsed.ok()) return InvalidArgument("malformed equivocation proof");
-    if (ctx_->trust()->FindByKey(parsed->author) == nullptr) return Status::Ok();
+    if (ctx_->trust->Trust()->FindByKey(parsed->author) == nullptr) return Status::Ok();
     // The one we lack (or the second at a taken seq) makes the writer store the proof.
     ctx_->pipeline->Offer(std::move(*parsed), nullptr);
   }
   return Status::Ok();
 }
 
-void PeerSession::PushRecords(const std::vector<ParsedRecord>& records) {
+void PeerSession::PushRecords(std::shared_ptr<const std::vector<ParsedRecord>> records) {
+  connection_->Post([self = shared_from_this(), records = std::move(records)] {
+    self->SendRecords(*records);
+  });
+}
+
+void PeerSession::PushEquivocation(std::string proof) {
+  connection_->Post([self = shared_from_this(), proof = std::move(proof)] {
+    self->SendEquivocation(proof);
+  });
+}
+
+void PeerSession::SendRecords(const std::vector<ParsedRecord>& records) {
   pb::PeerMessage message;
   {
     std::lock_guard lock(mu_);
@@ -395,13 +409,13 @@ void PeerSession::Tick(std::chrono::steady_clock::time_point now) {
   {
     std::lock_guard lock(mu_);
     if (!admitted_) {
-      if (now - started_ > ctx_->hello_timeout) {
+      if (now - started_ > timers_.hello_timeout) {
         connection_->Close(Unavailable("no Hello within the handshake timeout"));
       }
       return;
     }
-    heads = now - last_heads_ >= ctx_->heads_interval;
-    ping = now - last_ping_ >= ctx_->ping_interval;
+    heads = now - last_heads_ >= timers_.heads_interval;
+    ping = now - last_ping_ >= timers_.ping_interval;
     if (ping) last_ping_ = now;
   }
   if (heads) SendHeads();

@@ -3,12 +3,13 @@
 // for what we lack, Records streamed back in bounded batches, eager push of new commits, fork
 // proofs flooded, Ping/Pong. Misbehaviour closes the session and bans the peer.
 //
-// Thread-safety: frames are handled on the connection's strand; PushRecords, SendHeads,
-// SendEquivocation and Tick may be called from any thread (state is under mu_).
+// Thread-safety: frames, record outcomes and live gossip are handled on the link's strand;
+// PushRecords and PushEquivocation post there, and may be called from any thread (the writer's
+// among them), as may SendHeads and Tick (state is under mu_). Lock order: a session's mu_ is
+// taken before the pipeline's (NextWanted, Offer) and never while calling its SessionHost.
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,10 +18,9 @@
 #include <vector>
 
 #include "common/record.h"
-#include "daemon/net/peer_transport.h"
-#include "daemon/storage/store.h"
-#include "daemon/sync/ingest_pipeline.h"
-#include "keys/trust_store.h"
+#include "daemon/net/peer_link.h"
+#include "daemon/sync/session_host.h"
+#include "daemon/sync/sync_context.h"
 
 namespace hashmesh {
 
@@ -36,36 +36,6 @@ namespace api {
 class PeerView;
 }
 
-class PeerSession;
-
-// What sessions share, owned by the PeerManager.
-// Our node key and serialised manifest as peers see them; they change when the node key rotates.
-struct LocalPeerKeys {
-  PublicKey node_key{};
-  std::string manifest;
-};
-
-struct SyncContext {
-  const Store* store = nullptr;
-  IngestPipeline* pipeline = nullptr;
-  PublicKey member{};             // our member id
-  std::function<LocalPeerKeys()> local_keys;  // for Hello and to recognise ourselves
-  std::string node_name;
-  std::function<std::shared_ptr<const TrustStore>()> trust;
-  std::chrono::seconds hello_timeout{10};
-  std::chrono::seconds heads_interval{30};
-  std::chrono::seconds ping_interval{15};
-  // Called (on any thread) when a peer misbehaves: ban its key and address.
-  std::function<void(const PublicKey& key, const std::string& address, const std::string& why)>
-      ban;
-  std::function<bool(const PublicKey& key)> is_banned;
-  // Called after a peer's Heads were handled, with the seq it holds of our own feed.
-  std::function<void(uint64_t own_seq_at_peer)> on_peer_heads;
-  // Called once a session passed every Hello check, before it is admitted: an error refuses it
-  // (without a ban), e.g. when it duplicates a session with the same peer.
-  std::function<Status(PeerSession* session)> admit;
-};
-
 struct SessionCounters {
   uint64_t records_in = 0;   // accepted from this peer
   uint64_t records_out = 0;  // sent to this peer
@@ -74,22 +44,24 @@ struct SessionCounters {
 
 class PeerSession : public std::enable_shared_from_this<PeerSession> {
  public:
-  PeerSession(std::shared_ptr<PeerConnection> connection, const SyncContext* ctx,
-              std::function<void(PeerSession*)> on_closed);
+  // `ctx` and `host` must outlive the session.
+  PeerSession(std::shared_ptr<PeerLink> connection, const SyncContext* ctx, SessionHost* host,
+              SessionTimers timers);
 
   // Sends our Hello and starts reading.
   void Start();
-  // Live gossip: sends the records this peer is not known to have.
-  void PushRecords(const std::vector<ParsedRecord>& records);
+  // Live gossip of committed records: the strand sends those this peer is not known to have.
+  void PushRecords(std::shared_ptr<const std::vector<ParsedRecord>> records);
+  // A new fork proof (serialised pb::Equivocation): the strand sends it.
+  void PushEquivocation(std::string proof);
   void SendHeads();
-  void SendEquivocation(const std::string& proof);
   // Periodic duties (hello deadline, heads, ping); called about once a second.
   void Tick(std::chrono::steady_clock::time_point now);
   void Close(const Status& why) { connection_->Close(why); }
 
   bool admitted() const;
   PublicKey member() const;
-  const PeerConnection& connection() const { return *connection_; }
+  const PeerLink& connection() const { return *connection_; }
   void FillView(api::PeerView* view) const;
 
   static constexpr uint64_t kWantChunk = 2000;          // records asked for at once per author
@@ -105,6 +77,8 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   Status HandleWant(const pb::Want& want);
   Status HandleRecords(const pb::Records& records);
   Status HandleEquivocation(const pb::Equivocation& proof);
+  void SendRecords(const std::vector<ParsedRecord>& records);
+  void SendEquivocation(const std::string& proof);
   // Whether the peer's record `peer_id` at `seq` differs from ours there (a fork not yet
   // proven). False when we do not hold `seq`.
   bool ForkedAt(const PublicKey& author, uint64_t seq, std::string_view peer_id) const;
@@ -113,11 +87,13 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   void Send(const pb::PeerMessage& message);
   void Misbehaved(const std::string& why);
   // A record this peer sent went through the writer; `in_flight` if it still counted as such.
+  // On the strand.
   void RecordWritten(const PublicKey& author, const Status& outcome, bool in_flight);
 
-  std::shared_ptr<PeerConnection> connection_;
+  std::shared_ptr<PeerLink> connection_;
   const SyncContext* ctx_;
-  std::function<void(PeerSession*)> on_closed_;
+  SessionHost* host_;
+  const SessionTimers timers_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 
   mutable std::mutex mu_;

@@ -3,7 +3,7 @@
 // PeerSession applies to each message kind (Hello's manifest, 32-byte keys in Heads and Want,
 // records in Records and Equivocation). Input: byte 0 sets the read size, the rest is the stream.
 // Seeds: fuzz_make_seeds. The session's reactions that need a store and a live connection are
-// covered by the hostile-peer integration tests instead (see docs/fuzzing.md).
+// covered by sync_test (in-memory links) and the hostile-peer integration tests (docs/fuzzing.md).
 #include <cstddef>
 #include <cstdint>
 #include <optional>
