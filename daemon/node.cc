@@ -33,7 +33,6 @@
 #include "daemon/storage/writer.h"
 #include "daemon/sync/ingest_pipeline.h"
 #include "daemon/sync/peer_manager.h"
-#include "daemon/sync/record_validator.h"
 #include "keys/key_dir.h"
 #include "keys/trust_store.h"
 #include "proto/wire.pb.h"
@@ -292,10 +291,7 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   writer_options.defer_own_manifest = recover;
   n.writer = std::make_unique<Writer>(
       n.store.get(), own,
-      [self](const ParsedRecord& r, const FeedState& feed) {
-        return ValidateIncomingRecord(r, feed, *self->Trust(), *self->store);
-      },
-      writer_options);
+      [self] { return self->Trust(); }, writer_options);
   // Compromise points before the index and streams hear of a commit: a match right after sees
   // the records a new manifest voids.
   n.writer->AddCommitListener([self](const std::vector<ParsedRecord>& rs) {

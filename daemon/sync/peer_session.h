@@ -38,6 +38,11 @@ class PeerView;
 
 class PeerSession;
 
+// Whether an ingest outcome is the sending peer's misbehaviour (the session is closed and the peer
+// banned): a forged record from anyone, or a record its author may not publish when the author is
+// the peer's own member. A gap, a stale record, or one refused for somebody else is not.
+bool BlamesSender(const IngestOutcome& outcome, bool author_is_sender);
+
 // What sessions share, owned by the PeerManager.
 // Our node key and serialised manifest as peers see them; they change when the node key rotates.
 struct LocalPeerKeys {
@@ -113,7 +118,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   void Send(const pb::PeerMessage& message);
   void Misbehaved(const std::string& why);
   // A record this peer sent went through the writer; `in_flight` if it still counted as such.
-  void RecordWritten(const PublicKey& author, const Status& outcome, bool in_flight);
+  void RecordWritten(const PublicKey& author, const IngestOutcome& outcome, bool in_flight);
 
   std::shared_ptr<PeerConnection> connection_;
   const SyncContext* ctx_;

@@ -100,13 +100,16 @@ void BM_IngestGroupCommit(benchmark::State& state) {
     TestMember me, bob;
     bob.AppendManifest();
     for (int i = 1; i < n; ++i) bob.AppendSignal(RandomPdqHex(i));
-    Writer writer(store.get(), {me.id(), &me.signing_key(), 1, me.manifest(), {}}, nullptr, {});
+    auto trust = std::make_shared<TrustStore>();
+    (void)trust->Add({"bob", bob.id(), {Role::kPlatform}, ""});
+    Writer writer(store.get(), {me.id(), &me.signing_key(), 1, me.manifest(), {}},
+                  [trust] { return trust; }, {});
     (void)writer.Start();
     state.ResumeTiming();
     std::promise<void> done;
     std::atomic<int> left{n};
     for (const auto& r : bob.feed()) {
-      while (writer.Ingest(r, [&](Status) {
+      while (writer.Ingest(r, [&](const IngestOutcome&) {
                if (--left == 0) done.set_value();
              }).code() == StatusCode::kResourceExhausted) {
       }

@@ -1,0 +1,29 @@
+// A trust store naming test members, for tests that decide records with the acceptance rule.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "keys/trust_store.h"
+#include "tests/common/test_member.h"
+
+namespace hashmesh::testing {
+
+// Each member with the given roles (platform by default).
+inline TrustStore TrustFor(const std::vector<std::pair<std::string, const TestMember*>>& members,
+                           std::vector<Role> roles = {Role::kPlatform}) {
+  TrustStore store;
+  for (const auto& [name, m] : members) {
+    TrustMember t;
+    t.name = name;
+    t.member_key = m->id();
+    t.roles = roles;
+    EXPECT_TRUE(store.Add(std::move(t)).ok());
+  }
+  return store;
+}
+
+}  // namespace hashmesh::testing
