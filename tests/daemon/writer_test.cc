@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "daemon/sync/ingest_pipeline.h"
+#include "daemon/sync/peer_session.h"
 #include "tests/common/test_member.h"
 #include "tests/keys/test_trust.h"
 
@@ -369,7 +370,9 @@ TEST_F(WriterTest, AnyBatchSplitGivesTheSameState) {
       RecordId target{};
       const std::string& raw = r.body.retraction().target();
       std::copy(raw.begin(), raw.end(), target.begin());
-      for (const auto& loc : *store_->FindRefs(target)) out += std::to_string(loc.seq) + " ";
+      auto refs = store_->FindRefs(target);
+      EXPECT_TRUE(refs.ok());
+      for (const auto& loc : refs.value()) out += std::to_string(loc.seq) + " ";
     }
     return out;
   };
@@ -406,6 +409,23 @@ TEST_F(WriterTest, AnyBatchSplitGivesTheSameState) {
     if (first.empty()) first = now;
     EXPECT_EQ(now, first);
   }
+}
+
+// The ban decision reads the typed outcome: forgery from anyone, a forbidden record only from
+// the author's own node; never a gap, a stale record, a fork, or a store error.
+TEST(WriterOutcomeTest, OnlyForgeriesAndTheAuthorsOwnForbiddenRecordsBlameTheSender) {
+  for (bool own : {false, true}) {
+    EXPECT_TRUE(BlamesSender({IngestResult::kBadSignature, "x"}, own));
+    EXPECT_EQ(BlamesSender({IngestResult::kNotAllowed, "x"}, own), own);
+    for (IngestResult r : {IngestResult::kCommitted, IngestResult::kDuplicate, IngestResult::kFork,
+                           IngestResult::kGap, IngestResult::kInvalidChain,
+                           IngestResult::kUntrusted, IngestResult::kStoreError}) {
+      EXPECT_FALSE(BlamesSender({r, "x"}, own)) << IngestResultName(r);
+    }
+  }
+  EXPECT_EQ(OutcomeOf({Verdict::kForeignTarget, "r"}).result, IngestResult::kNotAllowed);
+  EXPECT_EQ(OutcomeOf({Verdict::kBadManifest, "r"}).result, IngestResult::kBadSignature);
+  EXPECT_EQ(OutcomeOf({Verdict::kUnreadable, "r"}).result, IngestResult::kStoreError);
 }
 
 }  // namespace
