@@ -1,4 +1,4 @@
-// Record construction, parsing and verification.
+// Record construction, parsing and feed state.
 #include "common/record.h"
 
 #include <algorithm>
@@ -141,63 +141,11 @@ Result<ParsedRecord> BuildRecord(pb::RecordBody body, const SecretKey& signing_k
   return ParseRecord(std::move(signed_record));
 }
 
-Status VerifyNextRecord(const ParsedRecord& record, const FeedState& feed) {
-  if (record.seq() != feed.head_seq + 1) {
-    return InvalidArgument("seq " + std::to_string(record.seq()) + " does not extend head " +
-                           std::to_string(feed.head_seq));
-  }
-  if (record.seq() > 1 && *record.prev != feed.head_id) {
-    return InvalidArgument("prev does not match the id of record " + std::to_string(feed.head_seq));
-  }
-  // The signing manifest is the feed's current one; a manifest record that rotates the key is
-  // signed by the new key it carries, and a revocation by the key it ends.
-  const uint32_t manifest_seq = record.body.manifest_seq();
-  const ManifestInfo* current = feed.manifests.empty() ? nullptr : &feed.manifests.rbegin()->second;
-  if (current != nullptr && current->revoked()) return PermissionDenied("member key is revoked");
-  std::optional<ManifestInfo> carried;
-  if (record.kind == RecordKind::kManifest) {
-    auto info = VerifySignedManifest(record.body.manifest());
-    if (!info.ok()) return info.status();
-    if (info->member_key != record.author) return Corruption("manifest is for another member");
-    if (current != nullptr && info->seq <= current->seq) {
-      return InvalidArgument("manifest seq " + std::to_string(info->seq) +
-                             " does not supersede the current one");
-    }
-    if (info->compromised_after >= record.seq()) {
-      return InvalidArgument("compromise point " + std::to_string(info->compromised_after) +
-                             " is not before the manifest record (seq " +
-                             std::to_string(record.seq()) + ")");
-    }
-    carried = *info;
-  } else if (record.seq() == 1) {
-    return InvalidArgument("a feed must start with a manifest record");
-  }
-  const ManifestInfo* manifest = nullptr;
-  if (carried && !carried->revoked()) {
-    if (manifest_seq != carried->seq) {
-      return InvalidArgument("a manifest record must be signed by the key it certifies");
-    }
-    manifest = &*carried;
-  } else if (current != nullptr && manifest_seq == current->seq) {
-    manifest = current;
-  }
-  if (manifest == nullptr) {
-    return InvalidArgument("manifest seq " + std::to_string(manifest_seq) +
-                           " is not the author's current manifest");
-  }
-  if (record.verified_key == manifest->signing_key) return Status::Ok();
-  if (!Verify(*manifest->signing_key, kRecordPurpose, record.signed_record.body(),
-              record.signed_record.signature())) {
-    return Corruption("signature does not verify");
-  }
-  return Status::Ok();
-}
-
 void AdvanceFeed(const ParsedRecord& record, FeedState* feed) {
   feed->head_seq = record.seq();
   feed->head_id = record.id;
   if (record.kind == RecordKind::kManifest) {
-    // VerifyNextRecord has checked its signatures.
+    // The acceptance rule has checked its signatures.
     if (auto info = ReadVerifiedManifest(record.body.manifest()); info.ok()) {
       feed->manifests[info->seq] = *info;
     }

@@ -1,5 +1,6 @@
 // Records: building and signing a RecordBody, computing its id, parsing a SignedRecord received
-// from anywhere, and verifying it against the author's feed (chain, manifest, signature).
+// from anywhere, and applying an accepted one to its feed state. Whether a record may be
+// accepted is keys/record_acceptance.h.
 // The body bytes are kept exactly as signed: nothing is re-serialised before verification.
 // Pure functions over values; thread-safe.
 #pragma once
@@ -31,7 +32,7 @@ struct ParsedRecord {
   RecordKind kind = RecordKind::kSignal;
   std::optional<RecordId> prev;    // absent for seq 1
   // Set only by code that has just checked the signature with this key (the writer's parallel
-  // pre-check), so VerifyNextRecord need not do it again.
+  // pre-check), so the acceptance rule (keys/record_acceptance.h) need not do it again.
   std::optional<PublicKey> verified_key;
 
   uint64_t seq() const { return body.seq(); }
@@ -73,12 +74,6 @@ struct FeedState {
   // The feed ends with a revocation of its member key: nothing may follow it.
   bool revoked() const { return !manifests.empty() && manifests.rbegin()->second.revoked(); }
 };
-
-// Checks that `record` is the next record of its author's feed: seq = head + 1, prev = head id,
-// a feed starts with a manifest record, manifest_seq names a known manifest (or the one this
-// record carries), that manifest is not a revocation, and the signature verifies with its
-// signing key. Trust and role checks are the caller's (they need the trust store).
-Status VerifyNextRecord(const ParsedRecord& record, const FeedState& feed);
 
 // Applies an accepted record to the feed state (head, and the manifest it carries).
 void AdvanceFeed(const ParsedRecord& record, FeedState* feed);

@@ -11,7 +11,6 @@
 #include "daemon/metrics.h"
 #include "daemon/node_impl.h"
 #include "daemon/node_system.h"
-#include "daemon/sync/record_validator.h"
 #include "proto/api.pb.h"
 
 namespace hashmesh {
@@ -89,12 +88,7 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   HM_ASSIGN_OR_RETURN(const FederationPlan plan, n.PlanFederation(config));
   WriterOptions writer_options;
   writer_options.defer_own_manifest = plan.recover;
-  n.writer = std::make_unique<Writer>(
-      n.store.get(), own,
-      [self](const ParsedRecord& r, const FeedState& feed) {
-        return ValidateIncomingRecord(r, feed, *self->Trust(), *self->store);
-      },
-      writer_options);
+  n.writer = std::make_unique<Writer>(n.store.get(), own, self, writer_options);
   // The writer's one listener for each kind of event; what follows a commit is in CommitFanout.
   n.writer->AddCommitListener(
       [self](const std::vector<ParsedRecord>& rs) { self->fanout->OnCommit(rs); });

@@ -26,7 +26,7 @@
 #include "daemon/sync/ingest_pipeline.h"
 #include "daemon/sync/local_identity.h"
 #include "daemon/sync/peer_manager.h"
-#include "daemon/sync/trust_source.h"
+#include "keys/trust_source.h"
 #include "keys/key_dir.h"
 #include "keys/trust_store.h"
 

@@ -6,7 +6,7 @@
 #include "common/json.h"
 #include "daemon/api/http_server.h"
 #include "daemon/match/record_view.h"
-#include "daemon/sync/trust_source.h"
+#include "keys/trust_source.h"
 #include "proto/api.pb.h"
 
 namespace hashmesh {

@@ -8,6 +8,7 @@
 
 #include "common/record.h"
 #include "daemon/cli/record_log.h"
+#include "keys/record_acceptance.h"
 
 namespace hashmesh::cli {
 namespace {
@@ -25,11 +26,27 @@ std::string Join(const std::vector<std::string>& parts) {
   return out;
 }
 
-std::string RolesText(const TrustMember& m) {
-  std::string out;
-  for (Role r : m.roles) out += (out.empty() ? "" : ", ") + std::string(RoleName(r));
-  return out;
-}
+// One author's feed as the walk below has followed it so far: what a node would hold committed
+// when the next record arrives. Only this author's ids are known, which is all the rule asks
+// (whether a retraction's target is one of the author's own).
+class LogChain : public ChainView {
+ public:
+  LogChain(const PublicKey& author, const FeedState& state, const std::set<RecordId>& own_ids)
+      : author_(author), state_(state), own_ids_(own_ids) {}
+  Result<const FeedState*> Feed(const PublicKey& author) override {
+    return author == author_ ? &state_ : &other_;
+  }
+  Result<std::optional<PublicKey>> AuthorOf(const RecordId& id) override {
+    if (own_ids_.count(id) == 0) return std::optional<PublicKey>();
+    return std::optional<PublicKey>(author_);
+  }
+
+ private:
+  const PublicKey& author_;
+  const FeedState& state_;
+  const std::set<RecordId>& own_ids_;
+  const FeedState other_;
+};
 
 }  // namespace
 
@@ -123,6 +140,7 @@ api::VerifyLogReport LogVerifier::Finish() const {
     }
     FeedState state;
     std::set<RecordId> own_ids;
+    LogChain log_chain(author, state, own_ids);
     std::vector<const Item*> chain;  // the records followed, in seq order
     uint32_t author_verified = 0;
     for (auto it = by_seq.begin(); it != by_seq.end(); ++it) {
@@ -149,24 +167,19 @@ api::VerifyLogReport LogVerifier::Finish() const {
       std::vector<Item*> valid;
       for (Item* item : distinct) {
         if (!item->record) continue;
-        const ParsedRecord& r = *item->record;
-        Status chain = VerifyNextRecord(r, state);
-        if (!chain.ok()) {
-          item->issues.push_back(chain.message());
-          continue;
-        }
-        if (member != nullptr && !member->MayPublish(r.kind)) {
-          item->issues.push_back("member " + member->name + " (" + RolesText(*member) +
-                                 ") may not publish a " + std::string(RecordKindName(r.kind)));
-        }
-        if (r.kind == RecordKind::kRetraction) {
-          RecordId target{};
-          const std::string& raw = r.body.retraction().target();
-          std::copy(raw.begin(), raw.end(), target.begin());
-          if (own_ids.count(target) == 0) {
-            item->issues.push_back("retracts " + ToHex(target) +
-                                   ", which is not one of the author's own earlier records");
-          }
+        // The nodes' rule, over this feed as followed so far.
+        const Acceptance acceptance = AcceptRecord(*item->record, *trust_, log_chain);
+        switch (acceptance.verdict) {
+          case Verdict::kAccepted:
+          case Verdict::kUntrusted:  // reported once for the whole feed, above
+            break;
+          case Verdict::kNotAllowed:
+          case Verdict::kForeignTarget:  // refused, but the chain holds: later records follow it
+            item->issues.push_back(acceptance.reason);
+            break;
+          default:
+            item->issues.push_back(acceptance.reason);
+            continue;
         }
         valid.push_back(item);
       }

@@ -1,7 +1,8 @@
 // Offline verification of a record log (`hashmesh export` lines): per author, the records in seq
-// order form a valid feed from seq 1 (signatures, manifests, prev links: VerifyNextRecord); the
-// author is in the trust store with a role that may publish each kind; retractions target the
-// author's own earlier records; two different records at one (author, seq) are an equivocation.
+// order form a valid feed from seq 1, each accepted by the nodes' own rule (AcceptRecord in
+// keys/record_acceptance.h: signatures, manifests, prev links, trust, roles, retraction targets)
+// over the feed as followed so far, so that a log verified here is accepted by every node in any
+// batching; two different records at one (author, seq) are an equivocation.
 // Nothing but the lines and the trust store is used. Thread-compatible.
 #pragma once
 

@@ -23,7 +23,7 @@ Status CompromisePoints::Load(const Store& store) {
 void CompromisePoints::OnCommit(const std::vector<ParsedRecord>& records) {
   for (const ParsedRecord& r : records) {
     if (r.kind != RecordKind::kManifest) continue;
-    // Committed records passed VerifyNextRecord: no need to check signatures again.
+    // Committed records passed AcceptRecord: no need to check signatures again.
     auto manifest = ReadVerifiedManifest(r.body.manifest());
     if (!manifest.ok() || manifest->compromised_after == 0) continue;
     std::unique_lock lock(mu_);

@@ -91,11 +91,14 @@ Result<std::optional<std::string>> GetValue(MDB_txn* txn, MDB_dbi dbi, std::stri
   return std::optional<std::string>(std::string(View(v)));
 }
 
+// `map_full`, when given, is set if the put failed because the map is full: the caller's
+// transaction may then be redone in a larger map.
 Status PutValue(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view value,
-                unsigned flags = 0) {
+                unsigned flags = 0, bool* map_full = nullptr) {
   MDB_val k = Val(key), v = Val(value);
   int rc = mdb_put(txn, dbi, &k, &v, flags);
   if (rc == MDB_KEYEXIST) return AlreadyExists("key exists");
+  if (rc == MDB_MAP_FULL && map_full != nullptr) *map_full = true;
   if (rc != 0) return LmdbError(rc, "put");
   return Status::Ok();
 }
@@ -168,10 +171,11 @@ std::string SignalKey(SignalKind kind, std::string_view canonical_value) {
 // Indexes the fingerprints `body` carries (a signal's, a notice's inline ones) under
 // type|value -> its location.
 Status PutFingerprints(MDB_txn* txn, MDB_dbi signals, const pb::RecordBody& body,
-                       std::string_view loc_key) {
+                       std::string_view loc_key, bool* map_full = nullptr) {
   for (const pb::Signal* s : Fingerprints(body)) {
-    HM_RETURN_IF_ERROR(
-        PutValue(txn, signals, SignalKey(static_cast<SignalKind>(s->type()), s->value()), loc_key));
+    HM_RETURN_IF_ERROR(PutValue(txn, signals,
+                                SignalKey(static_cast<SignalKind>(s->type()), s->value()), loc_key,
+                                0, map_full));
   }
   return Status::Ok();
 }
@@ -320,10 +324,7 @@ Status Store::Write(const std::function<Status(StoreBatch&)>& fn) {
       if (rc != MDB_MAP_FULL) return LmdbError(rc, "commit");
     } else {
       mdb_txn_abort(txn);
-      if (s.code() != StatusCode::kResourceExhausted ||
-          s.message().find("MDB_MAP_FULL") == std::string::npos) {
-        return s;
-      }
+      if (!batch.map_full()) return s;
     }
     // The map is full: grow it while no reader of ours holds a transaction, then redo the batch.
     std::unique_lock<std::shared_mutex> lock(resize_mu_);
@@ -341,14 +342,17 @@ Status StoreBatch::PutRecord(const ParsedRecord& record) {
   const Store::Dbis& db = *store_->dbis_;
   RecordLocation loc{record.author, record.seq()};
   const std::string loc_key = LocationKey(loc);
+  bool* full = &map_full_;
   HM_RETURN_IF_ERROR(PutValue(txn, db.records, loc_key, record.signed_record.SerializeAsString(),
-                              MDB_NOOVERWRITE));
-  HM_RETURN_IF_ERROR(PutValue(txn, db.ids, AsStringView(record.id), loc_key));
-  HM_RETURN_IF_ERROR(
-      PutValue(txn, db.heads, AsStringView(record.author), HeadValue(record.seq(), record.id)));
+                              MDB_NOOVERWRITE, full));
+  HM_RETURN_IF_ERROR(PutValue(txn, db.ids, AsStringView(record.id), loc_key, 0, full));
+  HM_RETURN_IF_ERROR(PutValue(txn, db.heads, AsStringView(record.author),
+                              HeadValue(record.seq(), record.id), 0, full));
   const pb::RecordBody& body = record.body;
-  auto put_ref = [&](const std::string& target) { return PutValue(txn, db.refs, target, loc_key); };
-  HM_RETURN_IF_ERROR(PutFingerprints(txn, db.signals, body, loc_key));
+  auto put_ref = [&](const std::string& target) {
+    return PutValue(txn, db.refs, target, loc_key, 0, full);
+  };
+  HM_RETURN_IF_ERROR(PutFingerprints(txn, db.signals, body, loc_key, full));
   switch (record.kind) {
     case RecordKind::kSignal: break;
     case RecordKind::kNotice:
@@ -363,7 +367,8 @@ Status StoreBatch::PutRecord(const ParsedRecord& record) {
       manifest.ParseFromString(body.manifest().body());
       std::string key = AuthorPrefix(record.author);
       PutBigEndian(&key, manifest.seq(), 4);
-      HM_RETURN_IF_ERROR(PutValue(txn, db.manifests, key, body.manifest().SerializeAsString()));
+      HM_RETURN_IF_ERROR(
+          PutValue(txn, db.manifests, key, body.manifest().SerializeAsString(), 0, full));
       break;
     }
   }
@@ -373,7 +378,7 @@ Status StoreBatch::PutRecord(const ParsedRecord& record) {
 Status StoreBatch::PutEquivocation(const PublicKey& author, uint64_t seq,
                                    const std::string& proof) {
   Status s = PutValue(static_cast<MDB_txn*>(txn_), store_->dbis_->equivocations,
-                      LocationKey({author, seq}), proof, MDB_NOOVERWRITE);
+                      LocationKey({author, seq}), proof, MDB_NOOVERWRITE, &map_full_);
   if (s.code() == StatusCode::kAlreadyExists) return Status::Ok();
   return s;
 }
@@ -390,6 +395,14 @@ Result<bool> StoreBatch::HasId(const RecordId& id) {
   HM_ASSIGN_OR_RETURN(auto value,
                       GetValue(static_cast<MDB_txn*>(txn_), store_->dbis_->ids, AsStringView(id)));
   return value.has_value();
+}
+
+Result<std::optional<RecordLocation>> StoreBatch::LocateId(const RecordId& id) {
+  HM_ASSIGN_OR_RETURN(auto value,
+                      GetValue(static_cast<MDB_txn*>(txn_), store_->dbis_->ids, AsStringView(id)));
+  if (!value) return std::optional<RecordLocation>();
+  HM_ASSIGN_OR_RETURN(auto loc, ParseLocationKey(*value));
+  return std::optional<RecordLocation>(loc);
 }
 
 Result<std::optional<std::string>> StoreBatch::GetRecord(const RecordLocation& loc) {

@@ -72,13 +72,18 @@ class StoreBatch {
   // Reads through this transaction (sees the batch's own writes).
   Result<std::optional<FeedHeadInfo>> Head(const PublicKey& author);
   Result<bool> HasId(const RecordId& id);
+  Result<std::optional<RecordLocation>> LocateId(const RecordId& id);
   Result<std::optional<std::string>> GetRecord(const RecordLocation& loc);
+  // True once a put failed because the map is full: the callback should return that error, and
+  // Write() grows the map and runs it again.
+  bool map_full() const { return map_full_; }
 
  private:
   friend class Store;
   StoreBatch(Store* store, void* txn) : store_(store), txn_(txn) {}
   Store* store_;
   void* txn_;  // MDB_txn*
+  bool map_full_ = false;
 };
 
 class Store {
@@ -90,7 +95,8 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // Runs `fn` in one write transaction and commits it durably. If the map fills up, the
+  // Runs `fn` in one write transaction and commits it durably. If the map fills up (the commit
+  // fails so, or `fn` fails after StoreBatch::map_full() became true), the
   // transaction is aborted, the map doubled, and `fn` run again from the start: `fn` must not
   // keep side effects outside the batch until Write returns ok.
   Status Write(const std::function<Status(StoreBatch&)>& fn);
@@ -100,7 +106,7 @@ class Store {
   Result<std::optional<RecordLocation>> LocateId(const RecordId& id) const;
   Result<std::optional<FeedHeadInfo>> Head(const PublicKey& author) const;
   Result<std::vector<FeedHeadInfo>> Heads() const;
-  // The author's head and verified manifests: what VerifyNextRecord needs.
+  // The author's head and verified manifests: what the acceptance rule needs of a feed.
   Result<FeedState> LoadFeedState(const PublicKey& author) const;
   // Exact lookup of the records carrying this (canonical) fingerprint: signals, and notices with
   // it inline.

@@ -17,13 +17,77 @@ void NoteLowest(std::map<PublicKey, uint64_t>* lowest, const PublicKey& author, 
   if (!added) it->second = std::min(it->second, seq);
 }
 
+// The chain as the acceptance rule sees it inside a batch: the write transaction (which sees the
+// records staged before) and the feed states advanced by them.
+class BatchChain : public ChainView {
+ public:
+  using FeedOf = std::function<Result<FeedState*>(const PublicKey&)>;
+  BatchChain(StoreBatch& batch, FeedOf feed) : batch_(batch), feed_(std::move(feed)) {}
+
+  Result<const FeedState*> Feed(const PublicKey& author) override {
+    HM_ASSIGN_OR_RETURN(FeedState * feed, feed_(author));
+    return static_cast<const FeedState*>(feed);
+  }
+  Result<std::optional<PublicKey>> AuthorOf(const RecordId& id) override {
+    HM_ASSIGN_OR_RETURN(auto loc, batch_.LocateId(id));
+    if (!loc) return std::optional<PublicKey>();
+    return std::optional<PublicKey>(loc->author);
+  }
+
+ private:
+  StoreBatch& batch_;
+  FeedOf feed_;
+};
+
+IngestOutcome StoreError(const Status& s) { return {IngestResult::kStoreError, s.ToString()}; }
+
 }  // namespace
 
-Writer::Writer(Store* store, OwnFeedIdentity identity, IngestCheck check, WriterOptions options)
+std::string_view IngestResultName(IngestResult result) {
+  switch (result) {
+    case IngestResult::kCommitted: return "committed";
+    case IngestResult::kDuplicate: return "duplicate";
+    case IngestResult::kFork: return "fork";
+    case IngestResult::kGap: return "gap";
+    case IngestResult::kInvalidChain: return "invalid_chain";
+    case IngestResult::kBadSignature: return "bad_signature";
+    case IngestResult::kUntrusted: return "untrusted";
+    case IngestResult::kNotAllowed: return "not_allowed";
+    case IngestResult::kStoreError: return "store_error";
+  }
+  return "unknown";
+}
+
+std::string IngestOutcome::ToString() const {
+  std::string out(IngestResultName(result));
+  if (!reason.empty()) out += ": " + reason;
+  return out;
+}
+
+IngestOutcome OutcomeOf(const Acceptance& acceptance) {
+  IngestResult result = IngestResult::kCommitted;
+  switch (acceptance.verdict) {
+    case Verdict::kAccepted: result = IngestResult::kCommitted; break;
+    case Verdict::kGap: result = IngestResult::kGap; break;
+    case Verdict::kBrokenChain:
+    case Verdict::kWrongManifest: result = IngestResult::kInvalidChain; break;
+    case Verdict::kBadManifest:
+    case Verdict::kBadSignature: result = IngestResult::kBadSignature; break;
+    case Verdict::kUntrusted: result = IngestResult::kUntrusted; break;
+    case Verdict::kRevoked:
+    case Verdict::kNotAllowed:
+    case Verdict::kForeignTarget: result = IngestResult::kNotAllowed; break;
+    case Verdict::kUnreadable: result = IngestResult::kStoreError; break;
+  }
+  return {result, acceptance.reason};
+}
+
+Writer::Writer(Store* store, OwnFeedIdentity identity, const TrustSource* trust,
+               WriterOptions options)
     : store_(store),
       member_(identity.member),
       identity_(std::move(identity)),
-      check_(std::move(check)),
+      trust_(trust),
       options_(options),
       runner_(std::make_unique<ParallelRunner>(options.verify_threads)) {
   signing_keys_[identity_.manifest_seq] = identity_.signing_key;
@@ -272,40 +336,68 @@ void Writer::PreverifySignatures(std::vector<Item>& items) {
   });
 }
 
-Result<std::optional<std::string>> Writer::CheckEquivocation(StoreBatch& batch,
-                                                             const ParsedRecord& record,
-                                                             const FeedState& feed) {
+Result<IngestOutcome> Writer::CheckEquivocation(StoreBatch& batch, const ParsedRecord& record,
+                                                const FeedState& feed,
+                                                std::vector<std::string>* proofs) {
   HM_ASSIGN_OR_RETURN(auto stored, batch.GetRecord({record.author, record.seq()}));
   if (!stored) return Internal("feed head above a missing record");
   auto manifest = feed.manifests.find(record.body.manifest_seq());
   if (manifest == feed.manifests.end() || !manifest->second.signing_key) {
-    return InvalidArgument("record at taken seq " + std::to_string(record.seq()) +
-                           " names an unknown manifest");
+    return IngestOutcome{IngestResult::kInvalidChain, "record at taken seq " +
+                                                          std::to_string(record.seq()) +
+                                                          " names an unknown manifest"};
   }
   if (!Verify(*manifest->second.signing_key, kRecordPurpose, record.signed_record.body(),
               record.signed_record.signature())) {
-    return Corruption("signature does not verify");
+    return IngestOutcome{IngestResult::kBadSignature, "signature does not verify"};
   }
+  IngestOutcome fork{IngestResult::kFork, "equivocation at seq " + std::to_string(record.seq())};
   auto proven_at = [&](const std::map<PublicKey, uint64_t>& proven) {
     auto it = proven.find(record.author);
     return it == proven.end() ? UINT64_MAX : it->second;
   };
   if (std::min(proven_at(proven_), proven_at(staged_proven_)) <= record.seq()) {
-    return std::optional<std::string>();  // already proven here or lower
+    return fork;  // already proven here or lower
   }
-  staged_proven_[record.author] = record.seq();
   pb::Equivocation proof;
   if (!proof.mutable_first()->ParseFromString(*stored)) return Corruption("stored record");
   *proof.mutable_second() = record.signed_record;
   std::string bytes = proof.SerializeAsString();
   HM_RETURN_IF_ERROR(batch.PutEquivocation(record.author, record.seq(), bytes));
-  return std::optional<std::string>(std::move(bytes));
+  staged_proven_[record.author] = record.seq();
+  proofs->push_back(std::move(bytes));
+  return fork;
+}
+
+Result<IngestOutcome> Writer::IngestOne(StoreBatch& batch, const ParsedRecord& record,
+                                        const TrustStore& trust,
+                                        std::map<PublicKey, FeedState>& staged,
+                                        std::vector<std::string>* proofs) {
+  // Duplicates are dropped before any signature check.
+  HM_ASSIGN_OR_RETURN(bool dup, batch.HasId(record.id));
+  if (dup) return IngestOutcome{IngestResult::kDuplicate, "duplicate record"};
+  HM_ASSIGN_OR_RETURN(FeedState * feed, Feed(record.author, staged));
+  if (record.seq() <= feed->head_seq) {
+    auto fork = CheckEquivocation(batch, record, *feed, proofs);
+    if (fork.ok()) return fork;
+    if (batch.map_full()) return fork.status();
+    return StoreError(fork.status());
+  }
+  BatchChain chain(batch, [&](const PublicKey& author) { return Feed(author, staged); });
+  Acceptance acceptance = AcceptRecord(record, trust, chain);
+  if (!acceptance.ok()) return OutcomeOf(acceptance);
+  Status put = batch.PutRecord(record);
+  if (batch.map_full()) return put;
+  if (!put.ok()) return StoreError(put);
+  AdvanceFeed(record, feed);
+  return IngestOutcome{};
 }
 
 void Writer::CommitBatch(std::vector<Item>& items) {
   PreverifySignatures(items);
   // Outcome per item, decided inside the transaction; applied only after the commit.
-  std::vector<Status> outcomes;
+  std::vector<Status> published;       // publish items
+  std::vector<IngestOutcome> ingested;  // ingest items
   std::vector<std::optional<ParsedRecord>> accepted;
   std::vector<std::string> proofs;
   std::map<PublicKey, FeedState> staged;
@@ -315,79 +407,57 @@ void Writer::CommitBatch(std::vector<Item>& items) {
     std::lock_guard lock(mu_);
     publishing_held = own_held_;
   }
+  std::shared_ptr<const TrustStore> trust = trust_ ? trust_->Trust() : nullptr;
+  if (!trust) trust = std::make_shared<const TrustStore>();
 
   Status commit = store_->Write([&](StoreBatch& batch) -> Status {
     // Write() may run this again after growing the map: start from scratch each time.
-    outcomes.assign(items.size(), Status::Ok());
+    published.assign(items.size(), Status::Ok());
+    ingested.assign(items.size(), IngestOutcome{});
     accepted.assign(items.size(), std::nullopt);
     proofs.clear();
     staged.clear();
     staged_proven_.clear();
     for (size_t i = 0; i < items.size(); ++i) {
-      Result<ParsedRecord> record = Internal("unset");
-      if (auto* publish = std::get_if<PublishItem>(&items[i])) {
-        // Queued before the hold (the manifest that opens publishing is never held back).
-        if (publishing_held && !publish->body.has_manifest()) {
-          outcomes[i] =
-              Unavailable("this node is still recovering its own feed from its peers; try again");
-          continue;
-        }
-        HM_ASSIGN_OR_RETURN(FeedState * own, Feed(member_, staged));
-        std::optional<RecordId> prev;
-        if (own->head_seq > 0) prev = own->head_id;
-        auto signer = SignerFor(publish->body, *own);
-        if (!signer.ok()) {
-          outcomes[i] = signer.status();
-          continue;
-        }
-        record = BuildRecord(publish->body, *signer->key, member_, own->head_seq + 1, prev,
-                             signer->manifest_seq, NowMs());
-        if (record.ok()) {
-          // Our own records go through the same verification as anybody's.
-          Status valid = VerifyNextRecord(*record, *own);
-          if (!valid.ok()) record = valid;
-        }
-      } else {
-        auto& ingest = std::get<IngestItem>(items[i]);
-        // Duplicates are dropped before any signature check.
-        HM_ASSIGN_OR_RETURN(bool dup, batch.HasId(ingest.record.id));
-        if (dup) {
-          outcomes[i] = AlreadyExists("duplicate record");
-          continue;
-        }
-        HM_ASSIGN_OR_RETURN(FeedState * feed, Feed(ingest.record.author, staged));
-        if (ingest.record.seq() <= feed->head_seq) {
-          auto proof = CheckEquivocation(batch, ingest.record, *feed);
-          if (proof.status().code() == StatusCode::kResourceExhausted) return proof.status();
-          if (proof.ok()) {
-            if (proof->has_value()) proofs.push_back(std::move(**proof));
-            outcomes[i] =
-                FailedPrecondition("equivocation at seq " + std::to_string(ingest.record.seq()));
-          } else {
-            outcomes[i] = proof.status();
-          }
-          continue;
-        }
-        Status valid =
-            check_ ? check_(ingest.record, *feed) : VerifyNextRecord(ingest.record, *feed);
-        if (valid.ok()) {
-          record = ingest.record;
-        } else {
-          record = valid;
-        }
+      if (auto* ingest = std::get_if<IngestItem>(&items[i])) {
+        HM_ASSIGN_OR_RETURN(ingested[i], IngestOne(batch, ingest->record, *trust, staged, &proofs));
+        if (ingested[i].committed()) accepted[i] = ingest->record;
+        continue;
+      }
+      auto& publish = std::get<PublishItem>(items[i]);
+      // Queued before the hold (the manifest that opens publishing is never held back).
+      if (publishing_held && !publish.body.has_manifest()) {
+        published[i] =
+            Unavailable("this node is still recovering its own feed from its peers; try again");
+        continue;
+      }
+      HM_ASSIGN_OR_RETURN(FeedState * own, Feed(member_, staged));
+      std::optional<RecordId> prev;
+      if (own->head_seq > 0) prev = own->head_id;
+      auto signer = SignerFor(publish.body, *own);
+      if (!signer.ok()) {
+        published[i] = signer.status();
+        continue;
+      }
+      Result<ParsedRecord> record = BuildRecord(publish.body, *signer->key, member_,
+                                                own->head_seq + 1, prev, signer->manifest_seq,
+                                                NowMs());
+      // Our own records go through the same chain, manifest and signature rule as anybody's
+      // (the API checked our role before signing).
+      if (record.ok()) {
+        if (Status valid = VerifyNextRecord(*record, *own); !valid.ok()) record = valid;
       }
       if (!record.ok()) {
-        outcomes[i] = record.status();
+        published[i] = record.status();
         continue;
       }
       Status put = batch.PutRecord(*record);
-      if (put.code() == StatusCode::kResourceExhausted) return put;  // map full: retry all
+      if (batch.map_full()) return put;  // map full: retry all
       if (!put.ok()) {
-        outcomes[i] = put;
+        published[i] = put;
         continue;
       }
-      HM_ASSIGN_OR_RETURN(FeedState * feed, Feed(record->author, staged));
-      AdvanceFeed(*record, feed);
+      AdvanceFeed(*record, own);
       accepted[i] = std::move(*record);
     }
     return Status::Ok();
@@ -408,9 +478,9 @@ void Writer::CommitBatch(std::vector<Item>& items) {
   std::vector<bool> ok(items.size());
   uint64_t duplicates = 0;
   for (size_t i = 0; i < items.size(); ++i) {
-    ok[i] = commit.ok() && outcomes[i].ok() && accepted[i].has_value();
+    ok[i] = commit.ok() && accepted[i].has_value();
     if (ok[i]) committed.push_back(*accepted[i]);
-    if (outcomes[i].code() == StatusCode::kAlreadyExists) ++duplicates;
+    if (commit.ok() && ingested[i].result == IngestResult::kDuplicate) ++duplicates;
   }
   if (!committed.empty()) {
     for (const auto& listener : listeners_) listener(committed);
@@ -435,14 +505,13 @@ void Writer::CommitBatch(std::vector<Item>& items) {
     }
   }
   for (size_t i = 0; i < items.size(); ++i) {
-    Status outcome = commit.ok() ? outcomes[i] : commit;
     if (auto* publish = std::get_if<PublishItem>(&items[i])) {
       if (publish->done) {
         publish->done(ok[i] ? Result<ParsedRecord>(std::move(*accepted[i]))
-                            : Result<ParsedRecord>(outcome));
+                            : Result<ParsedRecord>(commit.ok() ? published[i] : commit));
       }
     } else if (auto& done = std::get<IngestItem>(items[i]).done) {
-      done(ok[i] ? Status::Ok() : outcome);
+      done(commit.ok() ? ingested[i] : StoreError(commit));
     }
   }
 }

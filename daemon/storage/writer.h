@@ -26,12 +26,41 @@
 #include "common/record.h"
 #include "daemon/storage/parallel_runner.h"
 #include "daemon/storage/store.h"
+#include "keys/record_acceptance.h"
+#include "keys/trust_source.h"
+#include "keys/trust_store.h"
 
 namespace hashmesh {
 
-// Decides whether a record from another author may enter the store (trust, role, chain,
-// signature). Called on the writer thread with the author's current feed state.
-using IngestCheck = std::function<Status(const ParsedRecord&, const FeedState&)>;
+
+// What became of a record offered with Ingest. Whether to blame the peer that sent it is read
+// from this, never from a status code.
+enum class IngestResult {
+  kCommitted,
+  kDuplicate,     // already stored
+  kFork,          // a validly signed second record at a taken seq: the proof is stored
+  kGap,           // an earlier record of the author's feed is missing here
+  kInvalidChain,  // does not extend the feed, or names a manifest not in force
+  kBadSignature,  // the record's or its manifest's signature fails: forged
+  kUntrusted,     // the author is not in the trust store
+  kNotAllowed,    // a kind the author's roles may not publish, a retraction of another's record,
+                  // or a record after the author's revocation
+  kStoreError,    // not decided: the store failed
+};
+
+std::string_view IngestResultName(IngestResult result);  // "committed", "duplicate", ...
+
+struct IngestOutcome {
+  IngestResult result = IngestResult::kCommitted;
+  std::string reason;  // empty when committed
+
+  bool committed() const { return result == IngestResult::kCommitted; }
+  // "bad_signature: signature does not verify", for logs and tests.
+  std::string ToString() const;
+};
+
+// The writer's outcome for a verdict of the acceptance rule.
+IngestOutcome OutcomeOf(const Acceptance& acceptance);
 
 struct OwnFeedIdentity {
   PublicKey member{};
@@ -66,12 +95,14 @@ struct WriterStats {
 class Writer {
  public:
   using PublishDone = std::function<void(Result<ParsedRecord>)>;
-  using IngestDone = std::function<void(Status)>;
+  using IngestDone = std::function<void(const IngestOutcome&)>;
   using CommitListener = std::function<void(const std::vector<ParsedRecord>&)>;
   // Gets each new fork proof (a serialised pb::Equivocation) after it is stored.
   using EquivocationListener = std::function<void(const std::string& proof)>;
 
-  Writer(Store* store, OwnFeedIdentity identity, IngestCheck check, WriterOptions options);
+  // `trust` is what records from other authors are accepted against (AcceptRecord), read once per
+  // batch on the writer thread; null trusts nobody. It must outlive the writer.
+  Writer(Store* store, OwnFeedIdentity identity, const TrustSource* trust, WriterOptions options);
   ~Writer();  // stops and joins
 
   // Register before Start().
@@ -103,9 +134,10 @@ class Writer {
   // Appends a record of the given kind to our own feed. `done` runs on the writer thread after the
   // commit (or with an error). Returns ResourceExhausted at once if the queue is full.
   Status Publish(pb::RecordBody body, PublishDone done);
-  // Offers another author's record; `done` gets Ok once committed, AlreadyExists for a duplicate,
-  // FailedPrecondition ("equivocation ...") for a validly signed second record at a taken seq (the
-  // proof is stored and the listeners told), or the check's error for an invalid record.
+  // Offers another author's record; `done` gets kCommitted once committed, kDuplicate, kFork for
+  // a validly signed second record at a taken seq (the proof is stored and the listeners told),
+  // or why the acceptance rule refused it. Records staged earlier in the same batch count as
+  // part of the chain (a retraction may follow its target in one batch).
   Status Ingest(ParsedRecord record, IngestDone done);
   // Like Ingest, but moves from `record` and `done` only when it takes them: when the queue is
   // full (ResourceExhausted) or the writer stops (Unavailable), the caller still holds both.
@@ -131,10 +163,15 @@ class Writer {
   // Checks in parallel the signatures of ingested records whose key is already known.
   void PreverifySignatures(std::vector<Item>& items);
   // A record at a seq the feed already has: stores the proof if both are validly signed, and
-  // returns it when it is new (nullopt when this fork was proven before: not announced again).
-  Result<std::optional<std::string>> CheckEquivocation(StoreBatch& batch,
-                                                       const ParsedRecord& record,
-                                                       const FeedState& feed);
+  // appends it to `proofs` when it is new (not when this fork was proven before: not announced
+  // again). A store error is returned as such.
+  Result<IngestOutcome> CheckEquivocation(StoreBatch& batch, const ParsedRecord& record,
+                                          const FeedState& feed, std::vector<std::string>* proofs);
+  // Decides an ingested record against the committed store plus what `staged` holds of this
+  // batch; stages it when accepted. Returns a store error only when the batch must stop.
+  Result<IngestOutcome> IngestOne(StoreBatch& batch, const ParsedRecord& record,
+                                  const TrustStore& trust, std::map<PublicKey, FeedState>& staged,
+                                  std::vector<std::string>* proofs);
   Result<FeedState*> Feed(const PublicKey& author, std::map<PublicKey, FeedState>& staged);
   // Publishes the manifest and revocation of identity_ that our committed feed lacks; waits.
   Status PublishMissingManifests();
@@ -152,7 +189,7 @@ class Writer {
   // Every signing key this node held since start, by the manifest seq that certifies it.
   std::map<uint32_t, const SecretKey*> signing_keys_;  // GUARDED_BY(mu_)
   bool revoked_ = false;                               // GUARDED_BY(mu_)
-  IngestCheck check_;
+  const TrustSource* trust_;
   WriterOptions options_;
   std::vector<CommitListener> listeners_;
   std::vector<EquivocationListener> equivocation_listeners_;

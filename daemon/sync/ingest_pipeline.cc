@@ -25,7 +25,7 @@ IngestPipeline::AuthorState& IngestPipeline::Refresh(const PublicKey& author) {
 }
 
 IngestPipeline::Offered IngestPipeline::Offer(ParsedRecord record,
-                                              std::function<void(Status)> done) {
+                                              Writer::IngestDone done) {
   const PublicKey author = record.author;
   const uint64_t seq = record.seq();
   std::lock_guard lock(mu_);
@@ -65,7 +65,8 @@ bool IngestPipeline::QueueLocked(const PublicKey& author, AuthorState& st, Held 
     const uint64_t seq = item.record.seq();
     const RecordId id = item.record.id;
     const uint64_t ticket = next_ticket_++;
-    Writer::IngestDone wrapped = [this, author, seq, ticket, done = item.done](Status outcome) {
+    Writer::IngestDone wrapped = [this, author, seq, ticket,
+                                  done = item.done](const IngestOutcome& outcome) {
       OnWritten(author, seq, ticket, outcome);
       if (done) done(outcome);
     };
@@ -94,7 +95,8 @@ bool IngestPipeline::QueueLocked(const PublicKey& author, AuthorState& st, Held 
 
 bool IngestPipeline::CheckLocked(const PublicKey& author, Held& item) {
   const uint64_t seq = item.record.seq();
-  Writer::IngestDone wrapped = [this, author, seq, done = item.done](Status outcome) {
+  Writer::IngestDone wrapped = [this, author, seq,
+                                done = item.done](const IngestOutcome& outcome) {
     OnWritten(author, seq, /*ticket=*/0, outcome);
     if (done) done(outcome);
   };
@@ -102,7 +104,7 @@ bool IngestPipeline::CheckLocked(const PublicKey& author, Held& item) {
 }
 
 void IngestPipeline::OnWritten(const PublicKey& author, uint64_t seq, uint64_t ticket,
-                               const Status& outcome) {
+                               const IngestOutcome& outcome) {
   std::lock_guard lock(mu_);
   AuthorState& st = authors_[author];
   auto q = st.queued.find(seq);
@@ -111,7 +113,7 @@ void IngestPipeline::OnWritten(const PublicKey& author, uint64_t seq, uint64_t t
   const bool current = ticket != 0 && q != st.queued.end() && q->second.ticket == ticket;
   if (current) {
     st.queued.erase(q);
-    if (!outcome.ok() && outcome.code() != StatusCode::kAlreadyExists) {
+    if (!outcome.committed() && outcome.result != IngestResult::kDuplicate) {
       // The chain broke at `seq`: what was queued after it fails too, and the next offer of
       // `seq` (from an honest peer) must be queued again.
       st.pending_seq = seq - 1;
@@ -121,7 +123,7 @@ void IngestPipeline::OnWritten(const PublicKey& author, uint64_t seq, uint64_t t
   // The committed head may have moved past what we knew (a fork check that extended the feed,
   // a rollback): held records may follow it now. A chained success moved nothing we did not
   // know; skipping the store read keeps the writer thread lean during catch-up.
-  if (!st.held.empty() || ticket == 0 || !outcome.ok()) Refresh(author);
+  if (!st.held.empty() || ticket == 0 || !outcome.committed()) Refresh(author);
 }
 
 uint64_t IngestPipeline::NextWanted(const PublicKey& author) {

@@ -31,7 +31,7 @@ class IngestPipeline {
                  size_t max_held_bytes = 64 << 20)
       : store_(store), writer_(writer), max_held_(max_held), max_held_bytes_(max_held_bytes) {}
 
-  Offered Offer(ParsedRecord record, std::function<void(Status)> done);
+  Offered Offer(ParsedRecord record, Writer::IngestDone done);
   // The next seq of `author` this node lacks (committed or queued head + 1).
   uint64_t NextWanted(const PublicKey& author);
   size_t held() const;
@@ -42,7 +42,7 @@ class IngestPipeline {
  private:
   struct Held {
     ParsedRecord record;
-    std::function<void(Status)> done;
+    Writer::IngestDone done;
     size_t bytes = 0;  // set by Hold(): the record may be moved out before Unhold()
   };
   struct Queued {
@@ -68,7 +68,8 @@ class IngestPipeline {
   // Hands a record at a seq that is taken (or queued) to the writer, which stores a fork proof,
   // drops a duplicate or rejects a forgery. Returns false if the writer did not take it.
   bool CheckLocked(const PublicKey& author, Held& item);  // REQUIRES(mu_)
-  void OnWritten(const PublicKey& author, uint64_t seq, uint64_t ticket, const Status& outcome);
+  void OnWritten(const PublicKey& author, uint64_t seq, uint64_t ticket,
+                 const IngestOutcome& outcome);
   // Puts a record in the hold / takes one out, keeping the counts. REQUIRES(mu_)
   void Hold(AuthorState& st, Held item);
   std::multimap<uint64_t, Held>::iterator Unhold(AuthorState& st,

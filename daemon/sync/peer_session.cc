@@ -14,8 +14,22 @@ namespace {
 
 constexpr uint32_t kProtocolVersion = 1;
 
-
 }  // namespace
+
+bool BlamesSender(const IngestOutcome& outcome, bool author_is_sender) {
+  switch (outcome.result) {
+    case IngestResult::kBadSignature: return true;
+    case IngestResult::kNotAllowed: return author_is_sender;
+    case IngestResult::kCommitted:
+    case IngestResult::kDuplicate:
+    case IngestResult::kFork:  // the author's fault, proven and flooded; not the relay's
+    case IngestResult::kGap:
+    case IngestResult::kInvalidChain:
+    case IngestResult::kUntrusted:
+    case IngestResult::kStoreError: break;
+  }
+  return false;
+}
 
 PeerSession::PeerSession(std::shared_ptr<PeerLink> connection, const SyncContext* ctx,
                          SessionHost* host, SessionTimers timers)
@@ -313,7 +327,8 @@ Status PeerSession::HandleRecords(const pb::Records& records) {
     // Whichever of the hold and the completion comes first takes it off.
     auto counted = std::make_shared<std::atomic<bool>>(true);
     auto offered =
-        ctx_->pipeline->Offer(std::move(*parsed), [self, author, counted](Status outcome) {
+        ctx_->pipeline->Offer(std::move(*parsed), [self, author,
+                                                    counted](const IngestOutcome& outcome) {
           // On the writer thread: take the count off now, handle the outcome on our strand.
           const bool in_flight = counted->exchange(false);
           self->connection_->Post([self, author, outcome, in_flight] {
@@ -331,28 +346,26 @@ Status PeerSession::HandleRecords(const pb::Records& records) {
   return Status::Ok();
 }
 
-void PeerSession::RecordWritten(const PublicKey& author, const Status& outcome, bool in_flight) {
+void PeerSession::RecordWritten(const PublicKey& author, const IngestOutcome& outcome,
+                                bool in_flight) {
   bool resume = false;
   {
     std::lock_guard lock(mu_);
     if (in_flight) --in_flight_;
-    if (outcome.ok()) {
+    if (outcome.committed()) {
       ++counters_.records_in;
-    } else if (outcome.code() != StatusCode::kAlreadyExists &&
-               outcome.code() != StatusCode::kFailedPrecondition) {
+    } else if (outcome.result != IngestResult::kDuplicate &&
+               outcome.result != IngestResult::kFork) {
       ++counters_.rejected;
     }
     if (paused_ && in_flight_ < kMaxInFlight / 4) {
       paused_ = false;
       resume = true;
     }
-    if (outcome.ok()) MaybeWant(author);
+    if (outcome.committed()) MaybeWant(author);
   }
-  // A forged signature, or a record its author's role may not publish sent as the peer's own,
-  // is misbehaviour; anything else (a gap, a stale record) is not the peer's fault.
-  if (outcome.code() == StatusCode::kCorruption ||
-      (outcome.code() == StatusCode::kPermissionDenied && author == member())) {
-    Misbehaved("sent an invalid record: " + outcome.message());
+  if (BlamesSender(outcome, author == member())) {
+    Misbehaved("sent an invalid record: " + outcome.reason);
   }
   if (resume) connection_->ResumeReading();
 }

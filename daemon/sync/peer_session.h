@@ -36,6 +36,11 @@ namespace api {
 class PeerView;
 }
 
+// Whether an ingest outcome is the sending peer's misbehaviour (the session is closed and the peer
+// banned): a forged record from anyone, or a record its author may not publish when the author is
+// the peer's own member. A gap, a stale record, or one refused for somebody else is not.
+bool BlamesSender(const IngestOutcome& outcome, bool author_is_sender);
+
 struct SessionCounters {
   uint64_t records_in = 0;   // accepted from this peer
   uint64_t records_out = 0;  // sent to this peer
@@ -88,7 +93,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   void Misbehaved(const std::string& why);
   // A record this peer sent went through the writer; `in_flight` if it still counted as such.
   // On the strand.
-  void RecordWritten(const PublicKey& author, const Status& outcome, bool in_flight);
+  void RecordWritten(const PublicKey& author, const IngestOutcome& outcome, bool in_flight);
 
   std::shared_ptr<PeerLink> connection_;
   const SyncContext* ctx_;

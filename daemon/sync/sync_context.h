@@ -9,7 +9,7 @@
 #include "daemon/sync/feed_reader.h"
 #include "daemon/sync/ingest_pipeline.h"
 #include "daemon/sync/local_identity.h"
-#include "daemon/sync/trust_source.h"
+#include "keys/trust_source.h"
 
 namespace hashmesh {
 

@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/record.h"
+#include "keys/record_acceptance.h"
 #include "daemon/storage/store.h"
 
 namespace hashmesh::bench {

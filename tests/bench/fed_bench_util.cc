@@ -17,6 +17,7 @@
 
 #include "common/clock.h"
 #include "common/json.h"
+#include "keys/record_acceptance.h"
 
 namespace hashmesh::fedbench {
 

@@ -9,6 +9,7 @@
 
 #include "daemon/storage/writer.h"
 #include "tests/common/test_member.h"
+#include "tests/keys/test_trust.h"
 
 namespace hashmesh {
 namespace {
@@ -100,13 +101,18 @@ void BM_IngestGroupCommit(benchmark::State& state) {
     TestMember me, bob;
     bob.AppendManifest();
     for (int i = 1; i < n; ++i) bob.AppendSignal(RandomPdqHex(i));
-    Writer writer(store.get(), {me.id(), &me.signing_key(), 1, me.manifest(), {}}, nullptr, {});
+    TrustStore trust;
+    (void)trust.Add({"bob", bob.id(), {Role::kPlatform}, ""});
+    testing::FakeTrust trust_source;
+    trust_source.Set(std::move(trust));
+    Writer writer(store.get(), {me.id(), &me.signing_key(), 1, me.manifest(), {}}, &trust_source,
+                  {});
     (void)writer.Start();
     state.ResumeTiming();
     std::promise<void> done;
     std::atomic<int> left{n};
     for (const auto& r : bob.feed()) {
-      while (writer.Ingest(r, [&](Status) {
+      while (writer.Ingest(r, [&](const IngestOutcome&) {
                if (--left == 0) done.set_value();
              }).code() == StatusCode::kResourceExhausted) {
       }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "keys/record_acceptance.h"
 #include "tests/common/test_member.h"
 
 namespace hashmesh {

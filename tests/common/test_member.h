@@ -50,6 +50,19 @@ class TestMember {
     body.mutable_opinion()->set_stance(stance);
     return Append(std::move(body));
   }
+  ParsedRecord AppendRetraction(const RecordId& target, const std::string& reason = "withdrawn") {
+    pb::RecordBody body;
+    body.mutable_retraction()->set_target(std::string(AsStringView(target)));
+    body.mutable_retraction()->set_reason(reason);
+    return Append(std::move(body));
+  }
+  // Appends the revocation of the member key (signed by the key it ends): nothing may follow.
+  ParsedRecord Revoke() {
+    pb::RecordBody body;
+    body.mutable_manifest()->ParseFromString(
+        *BuildSignedManifest(member_, nullptr, kRevocationManifestSeq, NowMs(), 0));
+    return Append(std::move(body));
+  }
   // Switches to a new signing key under manifest seq + 1 and appends the manifest record
   // (naming a compromise point when `compromised_after` is not 0).
   ParsedRecord Rotate(uint64_t compromised_after = 0) {

@@ -8,24 +8,14 @@
 #include "daemon/cli/te_format.h"
 #include "daemon/match/record_view.h"
 #include "tests/common/test_member.h"
+#include "tests/keys/test_trust.h"
 
 namespace hashmesh::cli {
 namespace {
 
 using hashmesh::testing::RandomPdqHex;
 using hashmesh::testing::TestMember;
-
-TrustStore Trust(const std::vector<std::pair<std::string, const TestMember*>>& members) {
-  TrustStore store;
-  for (const auto& [name, m] : members) {
-    TrustMember t;
-    t.name = name;
-    t.member_key = m->id();
-    t.roles = {Role::kPlatform};
-    EXPECT_TRUE(store.Add(std::move(t)).ok());
-  }
-  return store;
-}
+using hashmesh::testing::TrustFor;
 
 // "ok: verified ..." or one "seq N: problem" per problem, then the summary.
 std::string Verify(const TrustStore& trust, const std::vector<ParsedRecord>& records) {
@@ -47,7 +37,7 @@ TEST(InteropLogVerifierTest, RotatedKeysVerifyAndDuplicateLinesAreNoFork) {
   alice.AppendSignal(RandomPdqHex(1));
   alice.Rotate();
   alice.AppendSignal(RandomPdqHex(2));
-  TrustStore trust = Trust({{"alice", &alice}});
+  TrustStore trust = TrustFor({{"alice", &alice}});
   std::vector<ParsedRecord> log = alice.feed();
   log.push_back(alice.feed()[1]);  // the same record twice, e.g. two nodes' exports together
   EXPECT_EQ(Verify(trust, log), "verified 4 records from 1 members; 0 problems");
@@ -64,7 +54,7 @@ TEST(InteropLogVerifierTest, TwoSignedRecordsAtOneSeqAreAnEquivocation) {
   auto fork = BuildRecord(other, alice.signing_key(), alice.id(), 2, alice.feed()[0].id,
                           alice.manifest_seq(), NowMs());
   ASSERT_TRUE(fork.ok());
-  TrustStore trust = Trust({{"alice", &alice}});
+  TrustStore trust = TrustFor({{"alice", &alice}});
   EXPECT_EQ(
       Verify(trust, {alice.feed()[0], first, *fork}),
       "alice seq 2: equivocation: the author signed another record at seq 2: " + ToHex(fork->id) +
@@ -84,7 +74,7 @@ TEST(InteropLogVerifierTest, RetractingSomebodyElsesRecordIsReported) {
   retraction.mutable_retraction()->set_target(std::string(AsStringView(signal.id)));
   retraction.mutable_retraction()->set_reason("not mine");
   bob.Append(retraction);
-  TrustStore trust = Trust({{"alice", &alice}, {"bob", &bob}});
+  TrustStore trust = TrustFor({{"alice", &alice}, {"bob", &bob}});
   std::vector<ParsedRecord> log = alice.feed();
   log.insert(log.end(), bob.feed().begin(), bob.feed().end());
   EXPECT_EQ(Verify(trust, log), "bob seq 2: retracts " + ToHex(signal.id) +

@@ -243,6 +243,34 @@ TEST_F(StoreTest, MapGrowsWithoutLosingTheBatch) {
   EXPECT_GE(OpenStore(/*map_bytes=*/256 * 1024)->Stats()->map_size_bytes, stats->map_size_bytes);
 }
 
+// Map full is a value of the batch, not a message: a callback that wraps or rewrites the error
+// still gets the map grown and its batch run again; another error is returned as it is.
+TEST_F(StoreTest, MapFullIsReadFromTheBatchNotTheMessage) {
+  TestMember alice;
+  alice.AppendManifest();
+  for (int i = 0; i < 3000; ++i) alice.AppendSignal(RandomPdqHex(100 + i), std::string(200, 'l'));
+  auto store = OpenStore(/*map_bytes=*/256 * 1024);
+  int runs = 0;
+  bool saw_full = false;
+  Status s = store->Write([&](StoreBatch& b) -> Status {
+    ++runs;
+    for (const auto& r : alice.feed()) {
+      Status put = b.PutRecord(r);
+      if (!put.ok()) {
+        saw_full = saw_full || b.map_full();
+        return Internal("something else entirely");
+      }
+    }
+    return Status::Ok();
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(saw_full);
+  EXPECT_GT(runs, 1);
+  EXPECT_EQ(store->Stats()->records, 3001u);
+  Status other = store->Write([](StoreBatch&) { return ResourceExhausted("MDB_MAP_FULL"); });
+  EXPECT_EQ(other.message(), "MDB_MAP_FULL") << "a text alone is not a full map";
+}
+
 TEST_F(StoreTest, LongSignalValuesAreHashedIntoKeys) {
   std::string url = "https://example.com/" + std::string(2000, 'a');
   EXPECT_LE(SignalKey(SignalKind::kUrl, url).size(), 34u);

@@ -8,6 +8,7 @@
 
 #include "common/manifest.h"
 #include "common/record.h"
+#include "keys/record_acceptance.h"
 #include "tests/fuzz/fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

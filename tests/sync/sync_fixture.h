@@ -24,27 +24,11 @@
 #include "daemon/sync/feed_reader.h"
 #include "daemon/sync/ingest_pipeline.h"
 #include "daemon/sync/peer_session.h"
-#include "daemon/sync/record_validator.h"
 #include "tests/common/test_member.h"
+#include "tests/keys/test_trust.h"
 #include "tests/sync/memory_link.h"
 
 namespace hashmesh::testing {
-
-class FakeTrust final : public TrustSource {
- public:
-  std::shared_ptr<const TrustStore> Trust() const override {
-    std::lock_guard lock(mu_);
-    return trust_;
-  }
-  void Set(TrustStore trust) {
-    std::lock_guard lock(mu_);
-    trust_ = std::make_shared<const TrustStore>(std::move(trust));
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::shared_ptr<const TrustStore> trust_ = std::make_shared<const TrustStore>();
-};
 
 class FakeIdentity final : public LocalIdentity {
  public:
@@ -103,12 +87,7 @@ class SyncFixture : public ::testing::Test {
     trust_.Set(std::move(trust));
     identity_.keys = {us_.signing_key().public_key(), us_.manifest()};
     OwnFeedIdentity own{us_.id(), &us_.signing_key(), us_.manifest_seq(), us_.manifest(), {}};
-    writer_ = std::make_unique<Writer>(
-        store_.get(), own,
-        [this](const ParsedRecord& r, const FeedState& feed) {
-          return ValidateIncomingRecord(r, feed, *trust_.Trust(), *store_);
-        },
-        WriterOptions{});
+    writer_ = std::make_unique<Writer>(store_.get(), own, &trust_, WriterOptions{});
     writer_->AddCommitListener([this](const std::vector<ParsedRecord>& rs) {
       std::lock_guard lock(committed_mu_);
       committed_ += rs.size();

@@ -1,4 +1,4 @@
-// TrustSource: where sync reads the trust store. The node swaps in a new store on reload; a
+// TrustSource: where the writer and sync read the trust store. The node swaps in a new store on reload; a
 // caller keeps the snapshot it got for one decision.
 #pragma once
 
