@@ -14,7 +14,7 @@
 #include "common/status.h"
 #include "daemon/storage/store.h"
 #include "proto/api.pb.h"
-#include "tests/integration/test_node.h"
+#include "tests/support/test_node.h"
 
 namespace hashmesh::fedbench {
 

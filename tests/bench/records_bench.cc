@@ -8,7 +8,7 @@
 #include <future>
 
 #include "daemon/storage/writer.h"
-#include "tests/common/test_member.h"
+#include "tests/support/test_member.h"
 
 namespace hashmesh {
 namespace {

@@ -7,7 +7,7 @@
 #include "daemon/cli/record_log.h"
 #include "daemon/cli/te_format.h"
 #include "daemon/match/record_view.h"
-#include "tests/common/test_member.h"
+#include "tests/support/test_member.h"
 
 namespace hashmesh::cli {
 namespace {

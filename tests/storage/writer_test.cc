@@ -7,7 +7,7 @@
 #include <future>
 
 #include "daemon/sync/ingest_pipeline.h"
-#include "tests/common/test_member.h"
+#include "tests/support/test_member.h"
 
 namespace hashmesh {
 namespace {

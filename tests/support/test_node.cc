@@ -1,5 +1,5 @@
 // Test harness implementation: fork/exec of the real binaries.
-#include "tests/integration/test_node.h"
+#include "tests/support/test_node.h"
 
 #include <fcntl.h>
 #include <signal.h>

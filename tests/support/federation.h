@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "proto/api.pb.h"
-#include "tests/integration/test_node.h"
+#include "tests/support/test_node.h"
 
 namespace hashmesh::testing {
 
