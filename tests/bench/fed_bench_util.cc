@@ -17,6 +17,7 @@
 
 #include "common/clock.h"
 #include "common/json.h"
+#include "tests/support/daemon_process.h"
 
 namespace hashmesh::fedbench {
 
@@ -195,20 +196,7 @@ long DaemonPid(const std::string& data_dir) {
 
 double DaemonCpuSeconds(const std::string& data_dir) {
   const long pid = DaemonPid(data_dir);
-  if (pid <= 0) return -1;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  // Fields after the command name (which may hold spaces) start at ") ": state is field 3,
-  // utime and stime are fields 14 and 15.
-  const size_t paren = text.rfind(')');
-  if (paren == std::string::npos) return -1;
-  std::istringstream fields(text.substr(paren + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i >= 14) ticks += std::stod(field);
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return pid > 0 ? testing::ProcessCpuSeconds(static_cast<pid_t>(pid)) : -1;
 }
 
 std::vector<ThreadTime> DaemonThreads(const std::string& data_dir) {
