@@ -237,11 +237,15 @@ std::string MetricsRegistry::Render() {
 
 // ---- server -------------------------------------------------------------------------------------
 
+std::string MetricsListenAddress(const std::string& address) {
+  // Local by default: the node's internals are nobody else's business.
+  return address.starts_with(":") ? "127.0.0.1" + address : address;
+}
+
 Result<std::unique_ptr<HttpServer>> StartMetricsServer(const std::string& address,
                                                        MetricsRegistry* registry) {
   HttpServerOptions options;
-  // A scrape target is local by default: the node's internals are nobody else's business.
-  options.tcp_address = address.starts_with(":") ? "127.0.0.1" + address : address;
+  options.tcp_address = MetricsListenAddress(address);
   options.max_body_bytes = 0;
   options.max_connections = 64;
   auto handler = [registry](HttpRequest&& request, Responder respond) {

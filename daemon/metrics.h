@@ -153,6 +153,10 @@ bool IsValidLabelName(const std::string& name);
 
 inline constexpr char kMetricsContentType[] = "text/plain; version=0.0.4; charset=utf-8";
 
+// The address the metrics server listens on for the setting `address`: HOST:PORT as written, or
+// ":PORT", short for 127.0.0.1:PORT (a scrape target is local unless asked otherwise).
+std::string MetricsListenAddress(const std::string& address);
+
 // Serves GET /metrics (and GET / with a pointer to it) from `registry` on `address` (HOST:PORT;
 // an empty HOST means 127.0.0.1). `registry` must outlive the server.
 Result<std::unique_ptr<HttpServer>> StartMetricsServer(const std::string& address,

@@ -7,7 +7,9 @@
 #include <functional>
 #include <variant>
 
+#include "common/host_port.h"
 #include "common/log.h"
+#include "daemon/metrics.h"
 
 namespace hashmesh {
 namespace {
@@ -112,16 +114,28 @@ Status CheckRange(const Option& o, int64_t v) {
   return Status::Ok();
 }
 
-Status CheckAddress(const std::string& what, const std::string& addr) {
-  size_t colon = addr.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == addr.size()) {
-    return InvalidArgument(what + " '" + addr + "' is not HOST:PORT");
+// The same parser as the transport's and the trust store's, so that an address the node cannot
+// use is refused at load, not when the node starts to listen or dial.
+Status CheckAddress(const std::string& what, const std::string& addr, PortZero zero) {
+  Result<HostPort> parsed = ParseHostPort(addr, zero);
+  if (!parsed.ok()) return InvalidArgument(what + " " + parsed.status().message());
+  return Status::Ok();
+}
+
+// The settings that hold addresses: checked as the file is read (so the error names its line) and
+// again once the flags are applied.
+constexpr const char* kAddressKeys[] = {"listen", "metrics", "peers"};
+
+Status CheckAddressSetting(std::string_view key, const NodeConfig& config) {
+  // Listeners may ask for port 0 (any free port); a peer to dial may not.
+  if (key == "listen" && !config.listen.empty()) {
+    return CheckAddress("listen", config.listen, PortZero::kAllow);
   }
-  int port = 0;
-  auto tail = std::string_view(addr).substr(colon + 1);
-  auto [p, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), port);
-  if (ec != std::errc() || p != tail.data() + tail.size() || port < 0 || port > 65535) {
-    return InvalidArgument(what + " '" + addr + "' has no valid port");
+  if (key == "metrics" && !config.metrics.empty()) {
+    return CheckAddress("metrics", MetricsListenAddress(config.metrics), PortZero::kAllow);
+  }
+  if (key == "peers") {
+    for (const auto& p : config.peers) HM_RETURN_IF_ERROR(CheckAddress("peer", p, PortZero::kRefuse));
   }
   return Status::Ok();
 }
@@ -177,6 +191,7 @@ Status ApplyConfigFile(const ConfigFile& file, NodeConfig* config) {
       }
       std::get<ListRef>(o->ref)(*config) = *v;
     }
+    if (Status a = CheckAddressSetting(key, *config); !a.ok()) return file.Error(key, a.message());
   }
   config->config_file = file.path;
   return Status::Ok();
@@ -208,13 +223,7 @@ Status ValidateConfig(const NodeConfig& config) {
     return InvalidArgument("log_level '" + config.log_level +
                            "' is not one of error, warning, notice, info, debug");
   }
-  if (!config.listen.empty()) HM_RETURN_IF_ERROR(CheckAddress("listen", config.listen));
-  if (!config.metrics.empty()) {
-    // ":9464" is short for the loopback address: metrics are local unless asked otherwise.
-    const std::string& m = config.metrics;
-    HM_RETURN_IF_ERROR(CheckAddress("metrics", m.starts_with(":") ? "127.0.0.1" + m : m));
-  }
-  for (const auto& p : config.peers) HM_RETURN_IF_ERROR(CheckAddress("peer", p));
+  for (const char* key : kAddressKeys) HM_RETURN_IF_ERROR(CheckAddressSetting(key, config));
   const auto& a = config.policy.authority_notice;
   if (a != "none" && a != "review" && a != "act") {
     return InvalidArgument("policy.authority_notice must be none, review or act, got '" + a + "'");

@@ -5,10 +5,10 @@
 #include <sys/stat.h>
 #include <toml++/toml.h>
 
-#include <charconv>
 #include <exception>
 #include <set>
 
+#include "common/host_port.h"
 #include "keys/key_dir.h"
 
 namespace hashmesh {
@@ -176,16 +176,6 @@ Status ValidateMember(const TrustMember& member) {
   return Status::Ok();
 }
 
-bool IsHostnameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.';
-}
-
-bool IsIpv6Char(char c) {
-  return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9') || c == ':' ||
-         c == '.';
-}
-
 }  // namespace
 
 bool TrustMember::HasRole(Role role) const {
@@ -296,37 +286,8 @@ Status SaveTrustStore(const std::string& path, const TrustStore& store) {
 }
 
 Status ValidatePeerAddress(std::string_view address) {
-  std::string quoted = "address '" + std::string(address) + "'";
-  size_t colon = address.rfind(':');
-  if (colon == std::string_view::npos) return InvalidArgument(quoted + " must be HOST:PORT");
-  std::string_view host = address.substr(0, colon);
-  std::string_view port = address.substr(colon + 1);
-  if (host.starts_with('[')) {
-    if (host.size() < 4 || !host.ends_with(']')) {
-      return InvalidArgument(quoted + ": bad bracketed IPv6 host");
-    }
-    for (char c : host.substr(1, host.size() - 2)) {
-      if (!IsIpv6Char(c)) return InvalidArgument(quoted + ": bad bracketed IPv6 host");
-    }
-  } else {
-    if (host.empty() || host.size() > 253) {
-      return InvalidArgument(quoted + ": host must be 1-253 characters");
-    }
-    for (char c : host) {
-      if (c == ':') {
-        return InvalidArgument(quoted + ": put an IPv6 host in brackets, e.g. [::1]:7000");
-      }
-      if (!IsHostnameChar(c)) {
-        return InvalidArgument(quoted + ": host may hold only letters, digits, '-' and '.'");
-      }
-    }
-  }
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || port.size() > 5 || ec != std::errc() || end != port.data() + port.size() ||
-      value < 1 || value > 65535) {
-    return InvalidArgument(quoted + ": port must be a number from 1 to 65535");
-  }
+  Result<HostPort> parsed = ParseHostPort(address);
+  if (!parsed.ok()) return InvalidArgument("address " + parsed.status().message());
   return Status::Ok();
 }
 

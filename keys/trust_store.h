@@ -78,8 +78,8 @@ Status SaveTrustStore(const std::string& path, const TrustStore& store);
 // The text SaveTrustStore writes.
 std::string FormatTrustStore(const TrustStore& store);
 
-// Checks a peer address "HOST:PORT": HOST a DNS name, an IPv4 address, or an IPv6 address in
-// brackets ("[::1]:7000"); PORT 1-65535.
+// Checks a peer address "HOST:PORT" (common/host_port.h): HOST a DNS name, an IPv4 address, or an
+// IPv6 address in brackets ("[::1]:7000"); PORT 1-65535.
 Status ValidatePeerAddress(std::string_view address);
 
 }  // namespace hashmesh

@@ -32,6 +32,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/host_port.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "proto/api.pb.h"
@@ -651,19 +652,14 @@ struct TcpListener {
 };
 
 Result<TcpListener> BindTcp(const std::string& address) {
-  size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return InvalidArgument("'" + address + "' is not HOST:PORT");
-  std::string host = address.substr(0, colon);
-  std::string port = address.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  HM_ASSIGN_OR_RETURN(HostPort target, ParseHostPort(address, PortZero::kAllow));
+  const std::string port = std::to_string(target.port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* found = nullptr;
-  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found);
+  int rc = getaddrinfo(target.host.c_str(), port.c_str(), &hints, &found);
   if (rc != 0) return InvalidArgument("cannot resolve " + address + ": " + gai_strerror(rc));
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> list(found, &freeaddrinfo);
   std::string last_error = "no address";

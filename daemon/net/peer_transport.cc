@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/host_port.h"
 #include "common/log.h"
 #include "daemon/net/frame_decoder.h"
 #include "daemon/net/peer_tls.h"
@@ -45,47 +46,6 @@ constexpr size_t kReadChunk = 16 << 10;
 // Small frames queued together go out in one write (and so in few TLS records).
 constexpr size_t kWriteBatch = 256 << 10;
 
-struct HostPort {
-  std::string host;
-  uint16_t port = 0;
-};
-
-// "host:port", "1.2.3.4:7000", "[::1]:7000".
-Result<HostPort> ParseHostPort(std::string_view text, bool allow_port_zero) {
-  std::string_view host;
-  std::string_view port_text;
-  if (!text.empty() && text.front() == '[') {
-    size_t close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return InvalidArgument("expected [IPV6]:PORT, got \"" + std::string(text) + "\"");
-    }
-    host = text.substr(1, close - 1);
-    port_text = text.substr(close + 2);
-  } else {
-    size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) {
-      return InvalidArgument("expected HOST:PORT, got \"" + std::string(text) + "\"");
-    }
-    host = text.substr(0, colon);
-    port_text = text.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) {
-      return InvalidArgument("IPv6 addresses need brackets: [" + std::string(host) + "]:PORT");
-    }
-  }
-  if (host.empty()) return InvalidArgument("empty host in \"" + std::string(text) + "\"");
-  uint32_t port = 0;
-  bool digits = !port_text.empty() && port_text.size() <= 5;
-  for (char c : port_text) {
-    if (c < '0' || c > '9') digits = false;
-    port = port * 10 + static_cast<uint32_t>(c - '0');
-  }
-  if (!digits || port > 65535 || (port == 0 && !allow_port_zero)) {
-    return InvalidArgument("bad port \"" + std::string(port_text) + "\" in \"" + std::string(text) +
-                           "\"");
-  }
-  return HostPort{std::string(host), static_cast<uint16_t>(port)};
-}
-
 // IPv4-mapped IPv6 addresses (from a dual-stack listener) in IPv4 form, so that bans and logs
 // see one spelling per host.
 std::string AddressText(const net::ip::address& address) {
@@ -97,8 +57,7 @@ std::string AddressText(const net::ip::address& address) {
 
 std::string EndpointText(const tcp::endpoint& endpoint) {
   std::string ip = AddressText(endpoint.address());
-  std::string port = std::to_string(endpoint.port());
-  return ip.find(':') == std::string::npos ? ip + ":" + port : "[" + ip + "]:" + port;
+  return FormatHostPort(ip, endpoint.port());
 }
 
 std::string Seconds(std::chrono::seconds s) { return std::to_string(s.count()) + " s"; }
@@ -870,7 +829,7 @@ Status PeerTransport::Listen(const std::string& host_port,
   std::lock_guard lock(impl.stop_mu);
   if (impl.stopped) return Unavailable("peer transport stopped");
   if (impl.listening) return FailedPrecondition("peer transport is listening already");
-  HM_ASSIGN_OR_RETURN(HostPort target, ParseHostPort(host_port, /*allow_port_zero=*/true));
+  HM_ASSIGN_OR_RETURN(HostPort target, ParseHostPort(host_port, PortZero::kAllow));
   ErrorCode ec;
   net::ip::address address = net::ip::make_address(target.host, ec);
   if (ec) return InvalidArgument("listen address must be an IP address: " + host_port);
@@ -898,7 +857,7 @@ uint16_t PeerTransport::port() const { return impl_->port.load(); }
 
 void PeerTransport::Connect(const std::string& host_port,
                             std::function<void(Result<std::shared_ptr<PeerConnection>>)> done) {
-  Result<HostPort> target = ParseHostPort(host_port, /*allow_port_zero=*/false);
+  Result<HostPort> target = ParseHostPort(host_port);
   if (!target.ok()) return done(target.status().WithContext("connect to " + host_port));
   const std::shared_ptr<Core>& core = impl_->core;
   std::shared_ptr<PeerConnection> connection;

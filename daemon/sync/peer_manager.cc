@@ -3,6 +3,7 @@
 
 #include <random>
 
+#include "common/host_port.h"
 #include "common/log.h"
 #include "common/proto_time.h"
 #include "proto/api.pb.h"
@@ -10,11 +11,11 @@
 namespace hashmesh {
 namespace {
 
+// The host of a dial address, as bans key it. Addresses were checked at load; one that does not
+// parse is its own key.
 std::string IpOf(const std::string& address) {
-  if (!address.empty() && address.front() == '[') {
-    return address.substr(1, address.find(']') - 1);
-  }
-  return address.substr(0, address.rfind(':'));
+  Result<HostPort> parsed = ParseHostPort(address);
+  return parsed.ok() ? parsed->host : address;
 }
 
 std::chrono::milliseconds Jittered(std::chrono::milliseconds d) {

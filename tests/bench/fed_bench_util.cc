@@ -6,18 +6,17 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "common/clock.h"
 #include "common/json.h"
 #include "keys/record_acceptance.h"
+#include "tests/support/daemon_process.h"
 
 namespace hashmesh::fedbench {
 
@@ -34,17 +33,6 @@ double ThreadCpuSeconds() {
 }
 
 }  // namespace
-
-void ParallelFor(size_t n, int threads, const std::function<void(size_t)>& fn) {
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i = next++; i < n; i = next++) fn(i);
-  };
-  std::vector<std::thread> helpers;
-  for (int t = 1; t < threads; ++t) helpers.emplace_back(work);
-  work();
-  for (auto& h : helpers) h.join();
-}
 
 std::string BenchPdqHex(uint64_t salt, uint64_t seq) {
   // splitmix64: well spread values, so the PDQ index sees a realistic, uniform population.
@@ -65,66 +53,19 @@ std::string BenchPdqHex(uint64_t salt, uint64_t seq) {
 
 Result<std::vector<ParsedRecord>> BuildFeed(const FeedSigner& signer, uint64_t n, uint64_t salt,
                                             int threads) {
-  // Phase 1, sequential: each body names the id of the one before it. The fields are those
-  // BuildRecord (common/record.cc) fills in, so these records are what a writer would commit.
-  std::vector<pb::SignedRecord> signed_records(n);
   std::optional<RecordId> prev;
-  const uint64_t created = NowMs();
-  for (uint64_t seq = 1; seq <= n; ++seq) {
-    pb::RecordBody body;
-    if (seq == 1) {
-      if (!body.mutable_manifest()->ParseFromString(signer.manifest)) {
-        return InvalidArgument("signer's manifest does not parse");
-      }
-    } else {
-      body.mutable_signal()->set_type(pb::SIGNAL_TYPE_PDQ);
-      body.mutable_signal()->set_value(BenchPdqHex(salt, seq));
-      body.mutable_signal()->add_labels("terrorism/glorification");
-    }
-    body.set_format(kRecordFormat);
-    body.set_author(std::string(AsStringView(signer.author)));
-    body.set_seq(seq);
-    if (prev) body.set_prev(std::string(AsStringView(*prev)));
-    body.set_manifest_seq(signer.manifest_seq);
-    body.set_created_at_ms(created);
-    std::string bytes = body.SerializeAsString();
-    prev = ComputeRecordId(bytes);
-    signed_records[seq - 1].set_body(std::move(bytes));
-  }
-  // Phase 2, parallel: signatures, then the same structural parse as for anything received.
-  std::vector<ParsedRecord> out(n);
-  std::mutex error_mu;
-  Status error;
-  ParallelFor(n, threads, [&](size_t i) {
-    Signature sig = signer.signing_key->Sign(kRecordPurpose, signed_records[i].body());
-    signed_records[i].set_signature(std::string(AsStringView(sig)));
-    auto parsed = ParseRecord(std::move(signed_records[i]));
-    if (parsed.ok()) {
-      out[i] = std::move(*parsed);
-    } else {
-      std::lock_guard lock(error_mu);
-      error = parsed.status();
-    }
-  });
-  HM_RETURN_IF_ERROR(error);
-  // A cheap guard against a silent mistake in phase 1: the first records must verify as a feed.
-  FeedState feed;
-  for (size_t i = 0; i < std::min<size_t>(n, 3); ++i) {
-    HM_RETURN_IF_ERROR(VerifyNextRecord(out[i], feed).WithContext("prepared feed"));
-    AdvanceFeed(out[i], &feed);
-  }
+  HM_ASSIGN_OR_RETURN(auto out, testing::BuildFeedRecords(
+                                    signer, 1, n, &prev, NowMs(),
+                                    [salt](uint64_t seq) {
+                                      pb::RecordBody body;
+                                      body.mutable_signal()->set_type(pb::SIGNAL_TYPE_PDQ);
+                                      body.mutable_signal()->set_value(BenchPdqHex(salt, seq));
+                                      body.mutable_signal()->add_labels("terrorism/glorification");
+                                      return body;
+                                    },
+                                    threads));
+  HM_RETURN_IF_ERROR(testing::VerifyFeedStart(out, 3, "prepared feed"));
   return out;
-}
-
-Status WriteRecords(Store& store, const std::vector<ParsedRecord>& records, size_t per_txn) {
-  for (size_t begin = 0; begin < records.size(); begin += per_txn) {
-    const size_t end = std::min(records.size(), begin + per_txn);
-    HM_RETURN_IF_ERROR(store.Write([&](StoreBatch& batch) {
-      for (size_t i = begin; i < end; ++i) HM_RETURN_IF_ERROR(batch.PutRecord(records[i]));
-      return Status::Ok();
-    }));
-  }
-  return Status::Ok();
 }
 
 VerifyRate RawVerifyRate(const std::vector<ParsedRecord>& records, const PublicKey& key,
@@ -196,20 +137,7 @@ long DaemonPid(const std::string& data_dir) {
 
 double DaemonCpuSeconds(const std::string& data_dir) {
   const long pid = DaemonPid(data_dir);
-  if (pid <= 0) return -1;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  // Fields after the command name (which may hold spaces) start at ") ": state is field 3,
-  // utime and stime are fields 14 and 15.
-  const size_t paren = text.rfind(')');
-  if (paren == std::string::npos) return -1;
-  std::istringstream fields(text.substr(paren + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i >= 14) ticks += std::stod(field);
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return pid > 0 ? testing::ProcessCpuSeconds(static_cast<pid_t>(pid)) : -1;
 }
 
 std::vector<ThreadTime> DaemonThreads(const std::string& data_dir) {

@@ -14,7 +14,8 @@
 #include "common/status.h"
 #include "daemon/storage/store.h"
 #include "proto/api.pb.h"
-#include "tests/integration/test_node.h"
+#include "tests/support/feed_builder.h"
+#include "tests/support/test_node.h"
 
 namespace hashmesh::fedbench {
 
@@ -22,16 +23,9 @@ using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point start);
 
-// Runs fn(i) for every i in [0, n) on `threads` threads (the caller's among them).
-void ParallelFor(size_t n, int threads, const std::function<void(size_t)>& fn);
-
-// Who signs a feed: the author (member key) and the node key its manifest certifies.
-struct FeedSigner {
-  PublicKey author{};
-  const SecretKey* signing_key = nullptr;  // not owned
-  uint32_t manifest_seq = 1;
-  std::string manifest;  // serialised SignedManifest certifying signing_key
-};
+using testing::FeedSigner;
+using testing::ParallelFor;
+using testing::WriteRecords;
 
 // The PDQ value of record `seq` of a feed salted with `salt` (distinct salts, distinct values).
 std::string BenchPdqHex(uint64_t salt, uint64_t seq);
@@ -41,10 +35,6 @@ std::string BenchPdqHex(uint64_t salt, uint64_t seq);
 // chain is sequential but cheap); signatures and parsing run on `threads` threads.
 Result<std::vector<ParsedRecord>> BuildFeed(const FeedSigner& signer, uint64_t n, uint64_t salt,
                                             int threads);
-
-// Puts `records` (consecutive records of feeds the store lacks) into `store`, `per_txn` records a
-// durable transaction.
-Status WriteRecords(Store& store, const std::vector<ParsedRecord>& records, size_t per_txn);
 
 // Single-thread libsodium crypto_sign_verify_detached rate over the exact signed messages
 // ("hashmesh/record/v1\0" || body) of `records`, for about `seconds`: per second of wall time (the

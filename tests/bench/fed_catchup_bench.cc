@@ -7,7 +7,7 @@
 
 #include "keys/key_dir.h"
 #include "tests/bench/fed_bench_util.h"
-#include "tests/integration/federation.h"
+#include "tests/support/federation.h"
 
 namespace hashmesh::fedbench {
 namespace {

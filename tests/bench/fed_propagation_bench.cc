@@ -15,8 +15,8 @@
 #include "common/json.h"
 #include "daemon/cli/api_client.h"
 #include "tests/bench/fed_bench_util.h"
-#include "tests/common/test_member.h"
-#include "tests/integration/federation.h"
+#include "tests/support/test_member.h"
+#include "tests/support/federation.h"
 
 namespace hashmesh::fedbench {
 namespace {

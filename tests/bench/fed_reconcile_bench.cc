@@ -13,8 +13,8 @@
 #include "keys/trust_store.h"
 #include "proto/wire.pb.h"
 #include "tests/bench/fed_bench_util.h"
-#include "tests/common/test_member.h"
-#include "tests/integration/federation.h"
+#include "tests/support/test_member.h"
+#include "tests/support/federation.h"
 
 namespace hashmesh::fedbench {
 namespace {

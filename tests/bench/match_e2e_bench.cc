@@ -28,13 +28,18 @@
 #include "keys/trust_store.h"
 #include "proto/api.pb.h"
 #include "tests/bench/bench_feed.h"
-#include "tests/bench/daemon_process.h"
 #include "tests/bench/http_load.h"
+#include "tests/support/daemon_process.h"
 
 namespace hashmesh::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using testing::DaemonProcess;
+using testing::MachineCpu;
+using testing::MachineCpuSeconds;
+using testing::OwnCpuSeconds;
+using testing::RunTool;
 
 struct Options {
   uint32_t hashes = 1'000'000;

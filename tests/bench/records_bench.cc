@@ -8,8 +8,8 @@
 #include <future>
 
 #include "daemon/storage/writer.h"
-#include "tests/common/test_member.h"
-#include "tests/keys/test_trust.h"
+#include "tests/support/test_member.h"
+#include "tests/support/test_trust.h"
 
 namespace hashmesh {
 namespace {

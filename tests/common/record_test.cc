@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "keys/record_acceptance.h"
-#include "tests/common/test_member.h"
+#include "tests/support/test_member.h"
 
 namespace hashmesh {
 namespace {

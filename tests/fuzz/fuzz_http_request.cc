@@ -50,7 +50,7 @@ Fixture* MakeFixture() {
   fuzz::SeedFeeds feeds = fuzz::BuildSeedFeeds();
   Status written = f->store->Write([&](StoreBatch& batch) -> Status {
     for (const auto* feed : {&feeds.alice, &feeds.bob}) {
-      for (const auto& r : feed->records()) HM_RETURN_IF_ERROR(batch.PutRecord(r));
+      for (const auto& r : feed->feed()) HM_RETURN_IF_ERROR(batch.PutRecord(r));
     }
     return Status::Ok();
   });
@@ -61,8 +61,8 @@ Fixture* MakeFixture() {
   f->matcher = std::make_unique<Matcher>(f->store.get(), &f->index);
 
   auto trust = std::make_shared<TrustStore>();
-  const PublicKey alice = feeds.alice.records()[0].author;
-  const PublicKey bob = feeds.bob.records()[0].author;
+  const PublicKey alice = feeds.alice.feed()[0].author;
+  const PublicKey bob = feeds.bob.feed()[0].author;
   if (!trust->Add({.name = "alice", .member_key = alice, .roles = {Role::kReplica}, .address = ""})
            .ok() ||
       !trust->Add({.name = "bob", .member_key = bob, .roles = {Role::kPlatform}, .address = ""})

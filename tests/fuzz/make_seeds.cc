@@ -47,12 +47,12 @@ int Main(int argc, char** argv) {
 
   // fuzz_record: chunk 0 a SignedManifest, then records in feed order.
   std::vector<std::string> all = {alice.manifest()};
-  for (const auto& r : alice.records()) all.push_back(Bytes(r));
+  for (const auto& r : alice.feed()) all.push_back(Bytes(r));
   Write(dir / "fuzz_record" / "alice-feed", fuzz::JoinChunks(all));
   std::vector<std::string> mixed = {bob.manifest()};
   for (size_t i = 0; i < 3; ++i) {
-    mixed.push_back(Bytes(alice.records()[i]));
-    if (i < bob.records().size()) mixed.push_back(Bytes(bob.records()[i]));
+    mixed.push_back(Bytes(alice.feed()[i]));
+    if (i < bob.feed().size()) mixed.push_back(Bytes(bob.feed()[i]));
   }
   Write(dir / "fuzz_record" / "two-feeds", fuzz::JoinChunks(mixed));
 
@@ -62,16 +62,16 @@ int Main(int argc, char** argv) {
   messages[0].mutable_hello()->mutable_manifest()->ParseFromString(bob.manifest());
   messages[0].mutable_hello()->set_node_name("bob-node");
   pb::Head* head = messages[1].mutable_heads()->add_heads();
-  head->set_author(std::string(AsStringView(bob.records().back().author)));
+  head->set_author(std::string(AsStringView(bob.feed().back().author)));
   head->set_seq(2);
-  head->set_id(std::string(AsStringView(bob.records().back().id)));
+  head->set_id(std::string(AsStringView(bob.feed().back().id)));
   messages[2].mutable_want()->set_author(head->author());
   messages[2].mutable_want()->set_from(1);
   messages[2].mutable_want()->set_to(2000);
-  for (const auto& r : alice.records())
+  for (const auto& r : alice.feed())
     *messages[3].mutable_records()->add_records() = r.signed_record;
-  *messages[4].mutable_equivocation()->mutable_first() = bob.records()[1].signed_record;
-  *messages[4].mutable_equivocation()->mutable_second() = bob_fork.records()[1].signed_record;
+  *messages[4].mutable_equivocation()->mutable_first() = bob.feed()[1].signed_record;
+  *messages[4].mutable_equivocation()->mutable_second() = bob_fork.feed()[1].signed_record;
   messages[5].mutable_manifests()->add_manifests()->ParseFromString(alice.manifest());
   messages[6].mutable_ping()->set_nonce(42);
   messages[7].mutable_pong()->set_nonce(42);
@@ -86,7 +86,7 @@ int Main(int argc, char** argv) {
 
   // fuzz_http_request: requests as a client writes them, to records fuzz_http_request stores.
   const std::string id = ToHex(feeds.signal_id);
-  const std::string author = KeyToText(alice.records()[0].author);
+  const std::string author = KeyToText(alice.feed()[0].author);
   auto get = [](const std::string& target) {
     return "GET " + target + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
   };

@@ -10,72 +10,36 @@
 
 #include "common/manifest.h"
 #include "common/record.h"
+#include "tests/support/test_member.h"
 
 namespace hashmesh::fuzz {
 
 constexpr uint64_t kTime = 1'760'000'000'000;  // fixed, so the seeds do not change
 
-SecretKey Key(uint8_t n) {
+inline SecretKey Key(uint8_t n) {
   Seed seed{};
   seed.fill(n);
   return SecretKey::FromSeed(seed);
 }
 
-// One member's feed, built with the real signing code.
-class Feed {
- public:
-  explicit Feed(uint8_t n) : member_(Key(n)), signing_(Key(n + 100)) {
-    manifest_ = *BuildSignedManifest(member_, &signing_, 1, kTime, 0);
-  }
-  const std::string& manifest() const { return manifest_; }
-  const std::vector<ParsedRecord>& records() const { return records_; }
+// One member's feed with fixed keys and times: TestMember's deterministic form.
+using Feed = testing::TestMember;
 
-  const ParsedRecord& Append(pb::RecordBody body) {
-    std::optional<RecordId> prev;
-    if (!records_.empty()) prev = records_.back().id;
-    records_.push_back(*BuildRecord(std::move(body), signing_, member_.public_key(),
-                                    records_.size() + 1, prev, manifest_seq_,
-                                    kTime + records_.size()));
-    return records_.back();
-  }
-  const ParsedRecord& AppendManifest() {
-    pb::RecordBody body;
-    body.mutable_manifest()->ParseFromString(manifest_);
-    return Append(std::move(body));
-  }
-  const ParsedRecord& AppendSignal(pb::SignalType type, const std::string& value) {
-    pb::RecordBody body;
-    body.mutable_signal()->set_type(type);
-    body.mutable_signal()->set_value(value);
-    body.mutable_signal()->add_labels("terrorism/glorification");
-    body.mutable_signal()->set_quality(90);
-    return Append(std::move(body));
-  }
-  const ParsedRecord& Rotate(uint64_t compromised_after) {
-    signing_ = Key(static_cast<uint8_t>(member_.seed()[0] + 150 + manifest_seq_));
-    ++manifest_seq_;
-    manifest_ = *BuildSignedManifest(member_, &signing_, manifest_seq_, kTime, compromised_after);
-    return AppendManifest();
-  }
-  const ParsedRecord& Revoke() {
-    ++manifest_seq_;
-    manifest_ = *BuildSignedManifest(member_, nullptr, kRevocationManifestSeq, kTime, 0);
-    manifest_seq_ = kRevocationManifestSeq;
-    return AppendManifest();
-  }
+inline Feed MakeFeed(uint8_t n) { return Feed(Key(n), Key(n + 100), kTime); }
 
- private:
-  SecretKey member_;
-  SecretKey signing_;
-  uint32_t manifest_seq_ = 1;
-  std::string manifest_;
-  std::vector<ParsedRecord> records_;
-};
+inline pb::RecordBody SeedSignal(pb::SignalType type, const std::string& value) {
+  pb::RecordBody body;
+  body.mutable_signal()->set_type(type);
+  body.mutable_signal()->set_value(value);
+  body.mutable_signal()->add_labels("terrorism/glorification");
+  body.mutable_signal()->set_quality(90);
+  return body;
+}
 
 struct SeedFeeds {
-  Feed alice{1};         // every record kind, a key rotation, then a revocation
-  Feed bob{2};           // a manifest and a PDQ signal
-  Feed bob_fork{2};      // bob's keys: its record 2 forks bob's feed
+  Feed alice = MakeFeed(1);     // every record kind, a key rotation, then a revocation
+  Feed bob = MakeFeed(2);       // a manifest and a PDQ signal
+  Feed bob_fork = MakeFeed(2);  // bob's keys: its record 2 forks bob's feed
   RecordId signal_id{};  // alice's PDQ signal, the target of her opinion, notice, retraction
 };
 
@@ -90,10 +54,9 @@ inline SeedFeeds BuildSeedFeeds() {
   const std::string pdq = kSeedPdq;
 
   alice.AppendManifest();
-  const ParsedRecord& signal = alice.AppendSignal(pb::SIGNAL_TYPE_PDQ, pdq);
-  const RecordId signal_id = signal.id;
-  alice.AppendSignal(pb::SIGNAL_TYPE_MD5, "0123456789abcdef0123456789abcdef");
-  alice.AppendSignal(pb::SIGNAL_TYPE_URL, "https://example.com/a");
+  const RecordId signal_id = alice.Append(SeedSignal(pb::SIGNAL_TYPE_PDQ, pdq)).id;
+  alice.Append(SeedSignal(pb::SIGNAL_TYPE_MD5, "0123456789abcdef0123456789abcdef"));
+  alice.Append(SeedSignal(pb::SIGNAL_TYPE_URL, "https://example.com/a"));
   {
     pb::RecordBody body;
     body.mutable_opinion()->set_target(std::string(AsStringView(signal_id)));
@@ -118,15 +81,15 @@ inline SeedFeeds BuildSeedFeeds() {
     body.mutable_retraction()->set_reason("mistake");
     alice.Append(std::move(body));
   }
-  alice.Rotate(/*compromised_after=*/3);
-  alice.AppendSignal(pb::SIGNAL_TYPE_SHA256,
-                     "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+  alice.Rotate(/*compromised_after=*/3, /*next=*/Key(152));
+  alice.Append(SeedSignal(pb::SIGNAL_TYPE_SHA256,
+                          "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"));
   alice.Revoke();
 
   bob.AppendManifest();
-  bob.AppendSignal(pb::SIGNAL_TYPE_PDQ, pdq);
+  bob.Append(SeedSignal(pb::SIGNAL_TYPE_PDQ, pdq));
   bob_fork.AppendManifest();
-  bob_fork.AppendSignal(pb::SIGNAL_TYPE_MD5, "0123456789abcdef0123456789abcdef");
+  bob_fork.Append(SeedSignal(pb::SIGNAL_TYPE_MD5, "0123456789abcdef0123456789abcdef"));
   f.signal_id = signal_id;
   return f;
 }

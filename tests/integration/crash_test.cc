@@ -26,8 +26,8 @@
 
 #include "common/json.h"
 #include "proto/api.pb.h"
-#include "tests/common/test_member.h"
-#include "tests/integration/federation.h"
+#include "tests/support/test_member.h"
+#include "tests/support/federation.h"
 
 namespace hashmesh::testing {
 namespace {

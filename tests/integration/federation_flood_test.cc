@@ -18,8 +18,8 @@
 #include "common/hex.h"
 #include "common/manifest.h"
 #include "keys/key_dir.h"
-#include "tests/common/test_member.h"
-#include "tests/integration/federation.h"
+#include "tests/support/test_member.h"
+#include "tests/support/federation.h"
 #include "tests/integration/hostile_peer.h"
 
 namespace hashmesh::testing {

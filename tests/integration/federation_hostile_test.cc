@@ -12,8 +12,8 @@
 #include "keys/key_dir.h"
 #include "proto/api.pb.h"
 #include "proto/wire.pb.h"
-#include "tests/common/test_member.h"
-#include "tests/integration/federation.h"
+#include "tests/support/test_member.h"
+#include "tests/support/federation.h"
 #include "tests/integration/hostile_peer.h"
 
 namespace hashmesh::testing {

@@ -1,5 +1,5 @@
 // Several real nodes on loopback exchanging feeds over mutual TLS.
-#include "tests/integration/federation.h"
+#include "tests/support/federation.h"
 
 #include <gtest/gtest.h>
 
@@ -8,18 +8,11 @@
 
 #include "common/json.h"
 #include "proto/api.pb.h"
-#include "tests/common/test_member.h"
+#include "tests/support/json.h"
+#include "tests/support/test_member.h"
 
 namespace hashmesh::testing {
 namespace {
-
-template <typename T>
-T ParseJson(const std::string& text) {
-  T message;
-  Status s = FromJson(text, &message);
-  EXPECT_TRUE(s.ok()) << s.ToString() << "\n" << text;
-  return message;
-}
 
 int Matches(TestNode& node, const std::string& pdq) {
   auto r = node.Query("POST", "/v1/match", "{\"type\":\"pdq\",\"value\":\"" + pdq + "\"}");

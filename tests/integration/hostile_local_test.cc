@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "daemon/cli/api_client.h"
-#include "tests/integration/federation.h"
-#include "tests/integration/test_node.h"
+#include "tests/support/federation.h"
+#include "tests/support/test_node.h"
 
 namespace hashmesh::testing {
 namespace {

@@ -9,7 +9,7 @@
 #include "common/clock.h"
 #include "common/hex.h"
 #include "keys/key_dir.h"
-#include "tests/common/test_member.h"
+#include "tests/support/test_member.h"
 
 namespace hashmesh::testing {
 

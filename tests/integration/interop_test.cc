@@ -12,9 +12,10 @@
 
 #include "common/json.h"
 #include "proto/api.pb.h"
-#include "tests/common/test_member.h"
-#include "tests/integration/federation.h"
-#include "tests/integration/test_node.h"
+#include "tests/support/json.h"
+#include "tests/support/test_member.h"
+#include "tests/support/federation.h"
+#include "tests/support/test_node.h"
 
 namespace hashmesh::testing {
 namespace {
@@ -23,14 +24,6 @@ const std::string kPdq1 = "d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e63
 const std::string kPdq2 = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
 const std::string kMd5 = "8bbbaa9540800e378beadc8bbef7bb32";
 const std::string kSha = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-
-template <typename T>
-T ParseJson(const std::string& text) {
-  T message;
-  Status s = FromJson(text, &message);
-  EXPECT_TRUE(s.ok()) << s.ToString() << "\n" << text;
-  return message;
-}
 
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;

@@ -11,7 +11,8 @@
 #include "common/json.h"
 #include "common/pdq_hash.h"
 #include "proto/api.pb.h"
-#include "tests/integration/test_node.h"
+#include "tests/support/json.h"
+#include "tests/support/test_node.h"
 
 namespace hashmesh::testing {
 namespace {
@@ -22,14 +23,6 @@ std::string FlipBits(const std::string& hex, std::vector<int> bits) {
   PdqHash h = *PdqHash::FromHex(hex);
   for (int b : bits) h.FlipBit(b);
   return h.ToHex();
-}
-
-template <typename T>
-T ParseJson(const std::string& text) {
-  T message;
-  Status s = FromJson(text, &message);
-  EXPECT_TRUE(s.ok()) << s.ToString() << "\n" << text;
-  return message;
 }
 
 class NodeTest : public ::testing::Test {

@@ -25,8 +25,8 @@
 
 #include "common/json.h"
 #include "proto/api.pb.h"
-#include "tests/integration/federation.h"
-#include "tests/integration/test_node.h"
+#include "tests/support/federation.h"
+#include "tests/support/test_node.h"
 
 namespace hashmesh::testing {
 namespace {

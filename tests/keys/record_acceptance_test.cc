@@ -6,8 +6,8 @@
 #include <functional>
 #include <map>
 
-#include "tests/common/test_member.h"
-#include "tests/keys/test_trust.h"
+#include "tests/support/test_member.h"
+#include "tests/support/test_trust.h"
 
 namespace hashmesh {
 namespace {

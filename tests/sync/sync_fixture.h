@@ -24,8 +24,8 @@
 #include "daemon/sync/feed_reader.h"
 #include "daemon/sync/ingest_pipeline.h"
 #include "daemon/sync/peer_session.h"
-#include "tests/common/test_member.h"
-#include "tests/keys/test_trust.h"
+#include "tests/support/test_member.h"
+#include "tests/support/test_trust.h"
 #include "tests/sync/memory_link.h"
 
 namespace hashmesh::testing {

@@ -7,8 +7,8 @@
 #include "daemon/cli/record_log.h"
 #include "daemon/cli/te_format.h"
 #include "daemon/match/record_view.h"
-#include "tests/common/test_member.h"
-#include "tests/keys/test_trust.h"
+#include "tests/support/test_member.h"
+#include "tests/support/test_trust.h"
 
 namespace hashmesh::cli {
 namespace {

@@ -1,5 +1,5 @@
-// Child processes for the benchmarks: fork/exec, readiness over the query socket, /proc figures.
-#include "tests/bench/daemon_process.h"
+// The benchmarks' daemon: started through process.h, ready when its status says so; /proc figures.
+#include "tests/support/daemon_process.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -12,67 +12,23 @@
 #include <sstream>
 #include <thread>
 
-#include "daemon/cli/api_client.h"
+#include "tests/support/process.h"
 
-namespace hashmesh::bench {
+namespace hashmesh::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string Tail(const std::string& text, size_t n) {
   return text.size() <= n ? text : "..." + text.substr(text.size() - n);
 }
 
-// fork + exec of BinDir()/program with stdout and stderr on the given descriptors.
-pid_t Spawn(const std::string& program, const std::vector<std::string>& args, int out_fd,
-            int err_fd) {
-  const std::string path = BinDir() + "/" + program;
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(path.c_str()));
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid != 0) return pid;
-  dup2(out_fd, STDOUT_FILENO);
-  dup2(err_fd, STDERR_FILENO);
-  int devnull = open("/dev/null", O_RDONLY);
-  dup2(devnull, STDIN_FILENO);
-  execv(path.c_str(), argv.data());
-  _exit(127);
-}
-
 }  // namespace
 
-std::string BinDir() {
-  std::error_code ec;
-  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string(".") : exe.parent_path().string();
-}
-
 Result<std::string> RunTool(const std::string& program, const std::vector<std::string>& args) {
-  char out_path[] = "/tmp/hashmesh-bench-out-XXXXXX";
-  char err_path[] = "/tmp/hashmesh-bench-err-XXXXXX";
-  int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path);
-  if (out_fd < 0 || err_fd < 0) return IoError("cannot create temporary files");
-  pid_t pid = Spawn(program, args, out_fd, err_fd);
-  close(out_fd);
-  close(err_fd);
-  int status = 0;
-  if (pid > 0) waitpid(pid, &status, 0);
-  std::string out = ReadFile(out_path), err = ReadFile(err_path);
-  unlink(out_path);
-  unlink(err_path);
-  if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return Internal(program + " failed: " + Tail(err, 2000));
-  }
-  return out;
+  CommandResult r = RunProgram(program, args, std::chrono::seconds(600));
+  if (r.exit_code != 0) return Internal(program + " failed: " + Tail(r.err, 2000));
+  return r.out;
 }
 
 DaemonProcess::~DaemonProcess() {
@@ -92,19 +48,20 @@ Result<double> DaemonProcess::StartAndWaitReady(const std::vector<std::string>& 
   pid_ = Spawn("hashmeshd", args, log_fd, log_fd);
   close(log_fd);
   if (pid_ < 0) return IoError("fork failed");
-  const auto deadline = started + timeout;
-  while (Clock::now() < deadline) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+  // Polls often: the start-up time is part of what is measured.
+  int code = -1;
+  switch (WaitServing(pid_, socket,
+                      {.need_ready = true,
+                       .poll = std::chrono::milliseconds(5),
+                       .call_timeout = std::chrono::milliseconds(1000)},
+                      started + timeout, &code)) {
+    case Serving::kYes:
+      return std::chrono::duration<double>(Clock::now() - started).count();
+    case Serving::kExited:
       pid_ = -1;
       return Unavailable("hashmeshd exited: " + Tail(ReadFile(log_path), 2000));
-    }
-    auto r = HttpCall(socket, "GET", "/v1/status", "", std::chrono::milliseconds(1000));
-    if (r.ok() && r->status == 200 && r->body.find("\"ready\":true") != std::string::npos) {
-      return std::chrono::duration<double>(Clock::now() - started).count();
-    }
-    // Polls often: the start-up time is part of what is measured.
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    case Serving::kTimedOut:
+      break;
   }
   return Unavailable("hashmeshd not ready within " + std::to_string(timeout.count()) +
                      " s: " + Tail(ReadFile(log_path), 2000));
@@ -119,9 +76,12 @@ int DaemonProcess::Stop() {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-double DaemonProcess::CpuSeconds() const {
-  // /proc/PID/stat: fields 14 and 15 (utime, stime) in clock ticks, after "(comm)".
-  std::string stat = ReadFile("/proc/" + std::to_string(pid_) + "/stat");
+double DaemonProcess::CpuSeconds() const { return ProcessCpuSeconds(pid_); }
+
+double ProcessCpuSeconds(pid_t pid) {
+  // /proc/PID/stat: fields 14 and 15 (utime, stime) in clock ticks, after "(comm)", which may
+  // hold spaces.
+  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
   size_t paren = stat.rfind(')');
   if (paren == std::string::npos) return 0;
   std::istringstream in(stat.substr(paren + 2));
@@ -184,4 +144,4 @@ MachineCpu MachineCpuSeconds() {
   return out;
 }
 
-}  // namespace hashmesh::bench
+}  // namespace hashmesh::testing

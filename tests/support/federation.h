@@ -10,8 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "common/host_port.h"
 #include "proto/api.pb.h"
-#include "tests/integration/test_node.h"
+#include "tests/support/test_node.h"
 
 namespace hashmesh::testing {
 
@@ -40,7 +41,7 @@ class Federation {
   TestNode& node(size_t i) { return *nodes_[i]; }
   const std::string& name(size_t i) const { return names_[i]; }
   const std::string& member_id(size_t i) const { return member_ids_[i]; }
-  std::string address(size_t i) const { return "127.0.0.1:" + std::to_string(ports_[i]); }
+  std::string address(size_t i) const { return FormatHostPort("127.0.0.1", ports_[i]); }
   std::string keys_dir(size_t i) const;
   const std::string& trust_file() const { return trust_file_; }
   const std::string& dir() const { return dir_.path(); }

@@ -11,7 +11,7 @@
 
 #include "keys/trust_source.h"
 #include "keys/trust_store.h"
-#include "tests/common/test_member.h"
+#include "tests/support/test_member.h"
 
 namespace hashmesh::testing {
 

@@ -1,7 +1,8 @@
 // A member with its keys and a feed under construction, for tests that need validly signed
-// records (and ways to break them).
+// records (and ways to break them). Header-only, so that the fuzz targets use it too.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,12 @@ class TestMember {
   TestMember() : member_(SecretKey::Generate()), signing_(SecretKey::Generate()) {
     manifest_ = *BuildSignedManifest(member_, &signing_, 1, NowMs(), 0);
   }
+  // Deterministic: the given keys, manifests made at `time_ms` and record seq N at time_ms + N - 1,
+  // so that the same calls give the same record ids (the fuzz seeds).
+  TestMember(SecretKey member, SecretKey signing, uint64_t time_ms)
+      : member_(std::move(member)), signing_(std::move(signing)), time_ms_(time_ms) {
+    manifest_ = *BuildSignedManifest(member_, &signing_, 1, time_ms_, 0);
+  }
 
   const PublicKey& id() const { return member_.public_key(); }
   const SecretKey& member_key() const { return member_; }
@@ -27,8 +34,9 @@ class TestMember {
   ParsedRecord Append(pb::RecordBody body) {
     std::optional<RecordId> prev;
     if (!feed_.empty()) prev = feed_.back().id;
+    const uint64_t created = time_ms_ != 0 ? time_ms_ + feed_.size() : NowMs();
     auto r = BuildRecord(std::move(body), signing_, id(), feed_.size() + 1, prev, manifest_seq_,
-                         NowMs());
+                         created);
     feed_.push_back(*r);
     return *r;
   }
@@ -60,24 +68,27 @@ class TestMember {
   ParsedRecord Revoke() {
     pb::RecordBody body;
     body.mutable_manifest()->ParseFromString(
-        *BuildSignedManifest(member_, nullptr, kRevocationManifestSeq, NowMs(), 0));
+        *BuildSignedManifest(member_, nullptr, kRevocationManifestSeq, ManifestTime(), 0));
     return Append(std::move(body));
   }
-  // Switches to a new signing key under manifest seq + 1 and appends the manifest record
-  // (naming a compromise point when `compromised_after` is not 0).
-  ParsedRecord Rotate(uint64_t compromised_after = 0) {
-    signing_ = SecretKey::Generate();
+  // Switches to a new signing key (`next`, else a random one) under manifest seq + 1 and appends
+  // the manifest record (naming a compromise point when `compromised_after` is not 0).
+  ParsedRecord Rotate(uint64_t compromised_after = 0, std::optional<SecretKey> next = {}) {
+    signing_ = next ? std::move(*next) : SecretKey::Generate();
     ++manifest_seq_;
-    manifest_ =
-        *BuildSignedManifest(member_, &signing_, manifest_seq_, NowMs(), compromised_after);
+    manifest_ = *BuildSignedManifest(member_, &signing_, manifest_seq_, ManifestTime(),
+                                     compromised_after);
     return AppendManifest();
   }
 
   const std::vector<ParsedRecord>& feed() const { return feed_; }
 
  private:
+  uint64_t ManifestTime() const { return time_ms_ != 0 ? time_ms_ : NowMs(); }
+
   SecretKey member_;
   SecretKey signing_;
+  uint64_t time_ms_ = 0;  // 0: the clock
   uint32_t manifest_seq_ = 1;
   std::string manifest_;
   std::vector<ParsedRecord> feed_;

@@ -1,6 +1,6 @@
 // Federation test fixture: keys, trust stores and ports for several real nodes, and readable views
 // of their state.
-#include "tests/integration/federation.h"
+#include "tests/support/federation.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "common/json.h"
-#include "tests/common/test_member.h"
+#include "tests/support/test_member.h"
 
 namespace hashmesh::testing {
 

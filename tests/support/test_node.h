@@ -1,5 +1,5 @@
-// Test harness: runs the real hashmeshd, hashmesh and hashmesh-keys binaries from the same build
-// tree's bin/ in a temporary directory, and talks to the daemon over its real unix sockets.
+// Test harness: one real hashmeshd from the same build tree's bin/ in a temporary directory,
+// talked to over its real unix sockets and through the hashmesh CLI (RunProgram, process.h).
 #pragma once
 
 #include <sys/types.h>
@@ -10,31 +10,9 @@
 
 #include "common/status.h"
 #include "daemon/cli/api_client.h"
+#include "tests/support/process.h"
 
 namespace hashmesh::testing {
-
-struct CommandResult {
-  int exit_code = -1;  // -1: killed by a signal or not run
-  std::string out;
-  std::string err;
-};
-
-// Runs build/bin/<program> with `args`, waits (at most `timeout`), and captures its output.
-// A sanitizer report on its stderr fails the running test (as it does in a TestNode's log).
-CommandResult RunProgram(const std::string& program, const std::vector<std::string>& args,
-                         std::chrono::seconds timeout = std::chrono::seconds(60),
-                         const std::vector<std::string>& env = {});
-
-// A fresh temporary directory, removed with the object.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 class TestNode {
  public:

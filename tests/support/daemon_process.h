@@ -1,5 +1,5 @@
-// Benchmark harness: runs the built hashmeshd and hashmesh-keys (found next to the benchmark in
-// build/bin) as child processes, and reads the daemon's CPU time and memory from /proc.
+// Benchmark harness: a hashmeshd child started with exactly the caller's flags (a TestNode adds
+// its own and debug logging), timed to ready, and the daemon's CPU time and memory from /proc.
 #pragma once
 
 #include <sys/types.h>
@@ -11,13 +11,10 @@
 
 #include "common/status.h"
 
-namespace hashmesh::bench {
+namespace hashmesh::testing {
 
-// The directory of the running executable (build/bin).
-std::string BinDir();
-
-// Runs BinDir()/program with `args` to completion; returns its stdout, or an error with its
-// stderr if it exits non-zero.
+// Runs build/bin/<program> with `args` to completion (RunProgram); returns its stdout, or an
+// error with its stderr if it exits non-zero.
 Result<std::string> RunTool(const std::string& program, const std::vector<std::string>& args);
 
 // One hashmeshd child. Not thread-safe. The destructor kills a daemon still running.
@@ -51,6 +48,9 @@ class DaemonProcess {
   pid_t pid_ = -1;
 };
 
+// User + system CPU seconds used so far by the process `pid` (all threads); 0 if unknown.
+double ProcessCpuSeconds(pid_t pid);
+
 // User + system CPU seconds used so far by this process (all threads).
 double OwnCpuSeconds();
 
@@ -63,4 +63,4 @@ struct MachineCpu {
 };
 MachineCpu MachineCpuSeconds();
 
-}  // namespace hashmesh::bench
+}  // namespace hashmesh::testing

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <functional>
 
-#include "tests/common/test_member.h"
+#include "tests/support/test_member.h"
 
 namespace hashmesh {
 namespace {
