@@ -57,8 +57,10 @@ rm -rf "$check"
 [ -z "$out" ] || fail "systemd-analyze verify warned: $out"
 
 grep -q '^hashmesh:' "$root/etc/passwd" || fail "postinst did not create the hashmesh user (sysusers)"
-[ "$(stat -c '%a %U:%G' "$root/etc/hashmesh")" = "750 root:hashmesh" ] \
-  || fail "/etc/hashmesh is $(stat -c '%a %U:%G' "$root/etc/hashmesh"), not 750 root:hashmesh"
+# Owners by number: names would be looked up in the host's /etc/group, not the scratch root's.
+gid=$(awk -F: '$1 == "hashmesh" { print $3 }' "$root/etc/group")
+[ "$(stat -c '%a %u:%g' "$root/etc/hashmesh")" = "750 0:$gid" ] \
+  || fail "/etc/hashmesh is $(stat -c '%a %u:%g' "$root/etc/hashmesh"), not 750 root:hashmesh (0:$gid)"
 [ -f "$root/etc/hashmesh/hashmeshd.toml" ] || fail "config not installed"
 grep -qx /etc/hashmesh/hashmeshd.toml "$root/var/lib/dpkg/info/hashmesh.conffiles" \
   || fail "hashmeshd.toml is not a conffile"
