@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -22,6 +21,7 @@
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/mutex.h"
 #include "daemon/api/api_handlers.h"
 #include "daemon/api/http_server.h"
 #include "daemon/match/matcher.h"
@@ -50,8 +50,8 @@ struct Node::Impl {
     current_identity = identities.back().get();
   }
 
-  std::shared_ptr<const NodeConfig> config;          // GUARDED_BY(snapshot_mu)
-  std::shared_ptr<const QuerySettings> settings;     // GUARDED_BY(snapshot_mu)
+  std::shared_ptr<const NodeConfig> config GUARDED_BY(snapshot_mu);
+  std::shared_ptr<const QuerySettings> settings GUARDED_BY(snapshot_mu);
   std::unique_ptr<Store> store;
   PdqSignalIndex index;
   CompromisePoints compromise;
@@ -68,42 +68,42 @@ struct Node::Impl {
 
   // systemd watchdog: a thread that pings only while the API answers (see WatchdogLoop).
   std::thread watchdog;
-  std::mutex watchdog_mu;
-  std::condition_variable watchdog_cv;
-  bool watchdog_stop = false;  // GUARDED_BY(watchdog_mu)
+  Mutex watchdog_mu;
+  CondVar watchdog_cv;
+  bool watchdog_stop GUARDED_BY(watchdog_mu) = false;
   bool stopped = false;
   int lock_fd = -1;  // flock on <data>/hashmeshd.lock, held for the node's life
 
-  mutable std::mutex snapshot_mu;
-  std::shared_ptr<const TrustStore> trust;  // GUARDED_BY(snapshot_mu)
+  mutable Mutex snapshot_mu;
+  std::shared_ptr<const TrustStore> trust GUARDED_BY(snapshot_mu);
   // Every identity loaded since start. Never freed while the node runs: the writer holds their
   // keys (an old one signs nothing new) and references handed out outlive a swap.
-  std::vector<std::unique_ptr<NodeIdentity>> identities;  // GUARDED_BY(snapshot_mu)
-  const NodeIdentity* current_identity = nullptr;         // GUARDED_BY(snapshot_mu)
+  std::vector<std::unique_ptr<NodeIdentity>> identities GUARDED_BY(snapshot_mu);
+  const NodeIdentity* current_identity GUARDED_BY(snapshot_mu) = nullptr;
 
-  std::mutex streams_mu;
-  std::vector<std::weak_ptr<StreamChannel>> streams;  // GUARDED_BY(streams_mu)
+  Mutex streams_mu;
+  std::vector<std::weak_ptr<StreamChannel>> streams GUARDED_BY(streams_mu);
 
   std::shared_ptr<const TrustStore> Trust() const {
-    std::lock_guard lock(snapshot_mu);
+    MutexLock lock(snapshot_mu);
     return trust;
   }
   std::shared_ptr<const NodeConfig> Config() const {
-    std::lock_guard lock(snapshot_mu);
+    MutexLock lock(snapshot_mu);
     return config;
   }
   std::shared_ptr<const QuerySettings> Settings() const {
-    std::lock_guard lock(snapshot_mu);
+    MutexLock lock(snapshot_mu);
     return settings;
   }
-  // Sets the config and what the query routes read of it. REQUIRES(snapshot_mu) after Start.
-  void SetConfig(NodeConfig next) {
+  // Sets the config and what the query routes read of it.
+  void SetConfig(NodeConfig next) REQUIRES(snapshot_mu) {
     config = std::make_shared<const NodeConfig>(std::move(next));
     settings = std::make_shared<const QuerySettings>(
         QuerySettings{.policy = config->policy, .max_batch_queries = config->max_batch_queries});
   }
   const NodeIdentity& Identity() const {
-    std::lock_guard lock(snapshot_mu);
+    MutexLock lock(snapshot_mu);
     return *current_identity;
   }
 
@@ -260,8 +260,13 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   Impl& n = *impl;
   n.lock_fd = lock_fd;
   const NodeIdentity& identity = n.Identity();
-  HM_ASSIGN_OR_RETURN(n.trust, LoadOrCreateTrust(config, identity));
-  n.SetConfig(config);
+  HM_ASSIGN_OR_RETURN(std::shared_ptr<const TrustStore> start_trust,
+                      LoadOrCreateTrust(config, identity));
+  {
+    MutexLock lock(n.snapshot_mu);  // no other thread runs yet; taken for the analysis
+    n.trust = start_trust;
+    n.SetConfig(config);
+  }
 
   HM_ASSIGN_OR_RETURN(n.store,
                       Store::Open({.dir = config.data_dir,
@@ -281,8 +286,8 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   // A node with peers and an empty own feed may have lost its data: it recovers its feed from
   // its peers before it publishes anything, so it never forks itself.
   HM_ASSIGN_OR_RETURN(auto own_head, n.store->Head(identity.member_key()));
-  const bool trust_names_peers =
-      std::any_of(n.trust->members().begin(), n.trust->members().end(), [&](const TrustMember& m) {
+  const bool trust_names_peers = std::any_of(
+      start_trust->members().begin(), start_trust->members().end(), [&](const TrustMember& m) {
         return !m.address.empty() && m.member_key != identity.member_key();
       });
   const bool federated = !config.listen.empty() || !config.peers.empty() || trust_names_peers;
@@ -374,7 +379,7 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   Node* node_ptr = node.get();
   ctx.reload = [node_ptr] { return node_ptr->Reload(); };
   ctx.add_stream = [self](std::shared_ptr<StreamChannel> channel) {
-    std::lock_guard lock(self->streams_mu);
+    MutexLock lock(self->streams_mu);
     self->streams.push_back(channel);
   };
   ctx.observe_match = [metrics](bool ok, size_t queries, double seconds) {
@@ -437,10 +442,10 @@ void Node::Stop() {
   LogNotice("hashmeshd stopping");
   if (impl_->watchdog.joinable()) {
     {
-      std::lock_guard lock(impl_->watchdog_mu);
+      MutexLock lock(impl_->watchdog_mu);
       impl_->watchdog_stop = true;
     }
-    impl_->watchdog_cv.notify_all();
+    impl_->watchdog_cv.NotifyAll();
     impl_->watchdog.join();
   }
   if (impl_->metrics_server) impl_->metrics_server->Stop();
@@ -450,7 +455,7 @@ void Node::Stop() {
   if (impl_->peers) impl_->peers->Stop();
   if (impl_->writer) impl_->writer->Stop();
   {
-    std::lock_guard lock(impl_->streams_mu);
+    MutexLock lock(impl_->streams_mu);
     for (auto& weak : impl_->streams) {
       if (auto ch = weak.lock()) ch->Close();
     }
@@ -490,7 +495,7 @@ Result<api::ReloadResponse> Node::Reload() {
     out.set_revoked(n.writer->revoked() || !identity.revocation_bytes.empty());
   }
   {
-    std::lock_guard lock(n.snapshot_mu);
+    MutexLock lock(n.snapshot_mu);
     n.trust = std::make_shared<const TrustStore>(std::move(trust));
     n.SetConfig(std::move(config));
   }
@@ -518,7 +523,7 @@ Status Node::Impl::ReloadKeys(const std::string& keys_dir) {
 
   const NodeIdentity* next;
   {
-    std::lock_guard lock(snapshot_mu);
+    MutexLock lock(snapshot_mu);
     identities.push_back(std::make_unique<NodeIdentity>(std::move(loaded)));
     next = identities.back().get();
   }
@@ -532,7 +537,7 @@ Status Node::Impl::ReloadKeys(const std::string& keys_dir) {
                                              next->manifest.seq, next->manifest_bytes,
                                              next->revocation_bytes}));
   {
-    std::lock_guard lock(snapshot_mu);
+    MutexLock lock(snapshot_mu);
     current_identity = next;
   }
   if (rotated && peers) {
@@ -547,9 +552,11 @@ void Node::Impl::WatchdogLoop(std::chrono::microseconds interval) {
   const auto probe_timeout = std::max(period / 2, std::chrono::milliseconds(1));
   LogInfo("systemd watchdog enabled").Kv("interval_ms", period.count() * 2);
   const std::string socket = Config()->socket;
-  std::unique_lock lock(watchdog_mu);
-  while (!watchdog_stop) {
-    lock.unlock();
+  for (;;) {
+    {
+      MutexLock lock(watchdog_mu);
+      if (watchdog_stop) return;
+    }
     const bool alive = ProbeQuerySocket(socket, probe_timeout);
     if (alive) {
       Notify("WATCHDOG=1");
@@ -557,8 +564,9 @@ void Node::Impl::WatchdogLoop(std::chrono::microseconds interval) {
       LogWarning("watchdog probe of the query socket failed; not pinging systemd")
           .Kv("socket", socket);
     }
-    lock.lock();
-    watchdog_cv.wait_for(lock, period, [this] { return watchdog_stop; });
+    MutexLock lock(watchdog_mu);
+    watchdog_cv.WaitFor(watchdog_mu, period,
+                        [this]() REQUIRES(watchdog_mu) { return watchdog_stop; });
   }
 }
 
@@ -569,7 +577,7 @@ void Node::Impl::OnCommit(const std::vector<ParsedRecord>& records) {
       if (auto hash = PdqHash::FromHex(s->value()); hash.ok()) index.Add({r.author, r.seq()}, *hash);
     }
   }
-  std::lock_guard lock(streams_mu);
+  MutexLock lock(streams_mu);
   if (streams.empty()) return;
   auto trust_now = Trust();
   std::vector<std::string> lines;

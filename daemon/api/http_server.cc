@@ -34,6 +34,7 @@
 
 #include "common/json.h"
 #include "common/log.h"
+#include "common/mutex.h"
 #include "proto/api.pb.h"
 
 namespace hashmesh {
@@ -52,7 +53,7 @@ bool StreamChannel::Push(std::string line) {
   std::function<void()> wake;
   bool accepted = true;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (closed_ || cancelled_) return false;
     if (lines_.size() >= capacity_) {
       // The reader cannot keep up: cut it off rather than buffer without bound.
@@ -74,7 +75,7 @@ bool StreamChannel::Push(std::string line) {
 void StreamChannel::Close() {
   std::function<void()> wake;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (closed_ || cancelled_) return;
     closed_ = true;
     if (armed_) {
@@ -86,18 +87,18 @@ void StreamChannel::Close() {
 }
 
 bool StreamChannel::done() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return closed_ || cancelled_;
 }
 
 void StreamChannel::Attach(std::function<void()> wake) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!cancelled_) wake_ = std::move(wake);
 }
 
 StreamChannel::State StreamChannel::Take(std::vector<std::string>* out) {
   out->clear();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (cancelled_) return State::kCancelled;
   if (!lines_.empty()) {
     out->reserve(lines_.size());
@@ -113,7 +114,7 @@ StreamChannel::State StreamChannel::Take(std::vector<std::string>* out) {
 void StreamChannel::Cancel() {
   std::function<void()> wake;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     cancelled_ = true;
     armed_ = false;
     lines_.clear();
@@ -181,18 +182,18 @@ struct Shared {
   std::atomic<int> open{0};  // counted (not rejected) connections
   std::atomic<bool> stopping{false};
 
-  std::mutex mu;
-  bool stopped = false;  // GUARDED_BY(mu)
-  uint64_t next_id = 0;  // GUARDED_BY(mu)
+  Mutex mu;
+  bool stopped GUARDED_BY(mu) = false;
+  uint64_t next_id GUARDED_BY(mu) = 0;
   // Owns every connection until it closes, so that Stop() can close them all and destroy them
   // while the io_context still exists (a Responder only holds a weak_ptr).
-  std::map<uint64_t, std::shared_ptr<Connection>> connections;  // GUARDED_BY(mu)
+  std::map<uint64_t, std::shared_ptr<Connection>> connections GUARDED_BY(mu);
 
   // Runs `f` (which posts to the io_context) unless the server stopped. Holding `mu` keeps Stop()
   // from destroying the io_context meanwhile. `f` must not run completion handlers inline.
   template <typename F>
   void IfRunning(F&& f) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     if (!stopped) f();
   }
 };
@@ -256,7 +257,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (channel_) channel_->Cancel();
     if (counted_) shared_->open.fetch_sub(1);
     auto self = shared_from_this();  // the registry may hold the last reference
-    std::lock_guard lock(shared_->mu);
+    MutexLock lock(shared_->mu);
     shared_->connections.erase(id_);
   }
 
@@ -715,8 +716,8 @@ struct HttpServer::Impl {
   dev_t socket_dev = 0;
   ino_t socket_ino = 0;
   uint16_t tcp_port = 0;
-  std::mutex stop_mu;
-  bool stopped = false;  // GUARDED_BY(stop_mu)
+  Mutex stop_mu;
+  bool stopped GUARDED_BY(stop_mu) = false;
 
   void Accept() {
     acceptor.async_accept(net::make_strand(ioc), [this](ErrorCode ec, Local::socket socket) {
@@ -753,7 +754,7 @@ struct HttpServer::Impl {
     if (counted) shared->open.fetch_add(1);
     std::shared_ptr<Connection> connection;
     {
-      std::lock_guard lock(shared->mu);
+      MutexLock lock(shared->mu);
       uint64_t id = shared->next_id++;
       connection = std::make_shared<Connection>(shared, std::move(socket), id, counted);
       shared->connections.emplace(id, connection);
@@ -861,14 +862,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
 void HttpServer::Stop() {
   Impl& impl = *impl_;
   {
-    std::lock_guard lock(impl.stop_mu);
+    MutexLock lock(impl.stop_mu);
     if (impl.stopped) return;
     impl.stopped = true;
   }
   impl.shared->stopping.store(true);
   {
     // From here on Responders and stream wake-ups post nothing.
-    std::lock_guard lock(impl.shared->mu);
+    MutexLock lock(impl.shared->mu);
     impl.shared->stopped = true;
   }
   impl.work.reset();
@@ -884,7 +885,7 @@ void HttpServer::Stop() {
   impl.reserve_fd = -1;
   std::map<uint64_t, std::shared_ptr<Connection>> connections;
   {
-    std::lock_guard lock(impl.shared->mu);
+    MutexLock lock(impl.shared->mu);
     connections.swap(impl.shared->connections);
   }
   for (auto& [id, connection] : connections) connection->Close();

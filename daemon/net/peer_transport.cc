@@ -21,12 +21,12 @@
 #include <cstring>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
 #include "common/log.h"
+#include "common/mutex.h"
 #include "daemon/net/frame_decoder.h"
 #include "daemon/net/peer_tls.h"
 
@@ -114,7 +114,7 @@ struct Core {
   // The TLS context new connections use (it owns its SSL_CTX); replaced when the node key
   // rotates. Replaced ones are kept until the transport goes, for connections made with them.
   std::shared_ptr<ssl::context> Tls() {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     return tls;
   }
 
@@ -123,22 +123,22 @@ struct Core {
 
   std::atomic<int> pending_handshakes{0};  // inbound, counted at accept
 
-  std::mutex mu;
-  std::shared_ptr<ssl::context> tls;                    // GUARDED_BY(mu)
-  std::vector<std::shared_ptr<ssl::context>> retired;  // GUARDED_BY(mu)
-  bool stopped = false;  // GUARDED_BY(mu)
-  uint64_t next_id = 0;  // GUARDED_BY(mu)
+  Mutex mu;
+  std::shared_ptr<ssl::context> tls GUARDED_BY(mu);
+  std::vector<std::shared_ptr<ssl::context>> retired GUARDED_BY(mu);
+  bool stopped GUARDED_BY(mu) = false;
+  uint64_t next_id GUARDED_BY(mu) = 0;
   // Every connection from the start of its handshake until it closes, so that Stop() can close
   // them all while the io_context still exists.
-  std::map<uint64_t, std::shared_ptr<PeerConnection>> connections;          // GUARDED_BY(mu)
-  std::function<bool(const std::string&)> accept_filter;                    // GUARDED_BY(mu)
-  std::function<void(const std::string&, const Status&)> failure_observer;  // GUARDED_BY(mu)
+  std::map<uint64_t, std::shared_ptr<PeerConnection>> connections GUARDED_BY(mu);
+  std::function<bool(const std::string&)> accept_filter GUARDED_BY(mu);
+  std::function<void(const std::string&, const Status&)> failure_observer GUARDED_BY(mu);
 
   // Posts `f` unless the transport stopped. Holding `mu` while posting means nothing lands in
   // the io_context after Stop() has drained it (it sets `stopped` first).
   template <typename F>
   bool Post(const net::any_io_executor& executor, F&& f) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     if (stopped) return false;
     net::post(executor, std::forward<F>(f));
     return true;
@@ -289,7 +289,7 @@ struct PeerConnection::Impl {
           .KvString("reason", why.message());
       std::function<void(const std::string&, const Status&)> observer;
       {
-        std::lock_guard lock(core->mu);
+        MutexLock lock(core->mu);
         observer = core->failure_observer;
       }
       if (observer) {
@@ -381,7 +381,7 @@ struct PeerConnection::Impl {
   void WriteMore() {
     if (state != State::kOpen) return;
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       if (queue.empty()) {
         write_scheduled = false;
         return;
@@ -405,7 +405,7 @@ struct PeerConnection::Impl {
     bytes_out.fetch_add(n, std::memory_order_relaxed);
     frames_out.fetch_add(write_frames, std::memory_order_relaxed);
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       queued_bytes -= write_buffer.size();
     }
     if (write_buffer.capacity() > 2 * kWriteBatch) {
@@ -462,7 +462,7 @@ struct PeerConnection::Impl {
     Handlers taken;
     std::deque<std::string> dropped;  // freed outside the lock
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       closed = true;
       close_status = why;
       if (started) taken = std::move(handlers);
@@ -472,7 +472,7 @@ struct PeerConnection::Impl {
     on_accept = nullptr;
     std::shared_ptr<PeerConnection> keep = Self();  // the registry may hold the last reference
     {
-      std::lock_guard lock(core->mu);
+      MutexLock lock(core->mu);
       core->connections.erase(id);
     }
     if (was == State::kOpen) {
@@ -540,16 +540,16 @@ struct PeerConnection::Impl {
   std::string write_buffer;  // being written
   uint64_t write_frames = 0;
 
-  std::mutex mu;
-  bool started = false;  // GUARDED_BY(mu)
+  Mutex mu;
+  bool started GUARDED_BY(mu) = false;
   // Set under mu with `started`; then used on the strand only, until CloseOnStrand takes them.
   Handlers handlers;
-  bool close_requested = false;   // GUARDED_BY(mu)
-  bool closed = false;            // GUARDED_BY(mu)
-  Status close_status;            // GUARDED_BY(mu)
-  std::deque<std::string> queue;  // GUARDED_BY(mu): frames with their headers
-  size_t queued_bytes = 0;        // GUARDED_BY(mu): queue plus write_buffer
-  bool write_scheduled = false;   // GUARDED_BY(mu): a WriteMore is posted or a write runs
+  bool close_requested GUARDED_BY(mu) = false;
+  bool closed GUARDED_BY(mu) = false;
+  Status close_status GUARDED_BY(mu);
+  std::deque<std::string> queue GUARDED_BY(mu);  // frames with their headers
+  size_t queued_bytes GUARDED_BY(mu) = 0;        // queue plus write_buffer
+  bool write_scheduled GUARDED_BY(mu) = false;   // a WriteMore is posted or a write runs
 
   std::atomic<uint64_t> bytes_in{0};
   std::atomic<uint64_t> bytes_out{0};
@@ -569,7 +569,7 @@ void PeerConnection::Start(Handlers handlers) {
   bool closed = false;
   Status why;
   {
-    std::lock_guard lock(impl_->mu);
+    MutexLock lock(impl_->mu);
     if (impl_->started) return;
     impl_->started = true;
     closed = impl_->closed;
@@ -602,7 +602,7 @@ Status PeerConnection::Send(std::string frame) {
   bool queued = false;
   bool kick = false;
   {
-    std::lock_guard lock(impl_->mu);
+    MutexLock lock(impl_->mu);
     if (impl_->closed || impl_->close_requested) {
       return Unavailable("connection to " + impl_->remote_address + " is closed" +
                          (impl_->closed ? ": " + impl_->close_status.message() : ""));
@@ -636,7 +636,7 @@ void PeerConnection::ResumeReading() {
 
 void PeerConnection::Close(const Status& why) {
   {
-    std::lock_guard lock(impl_->mu);
+    MutexLock lock(impl_->mu);
     if (impl_->closed || impl_->close_requested) return;
     impl_->close_requested = true;
   }
@@ -660,7 +660,7 @@ uint64_t PeerConnection::frames_out() const {
   return impl_->frames_out.load(std::memory_order_relaxed);
 }
 size_t PeerConnection::queued_send_bytes() const {
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   return impl_->queued_bytes;
 }
 
@@ -691,7 +691,7 @@ struct PeerTransport::Impl {
   // Registers and returns its id, or false when stopped.
   bool Register(const std::shared_ptr<PeerConnection>& connection,
                 PeerConnection::Impl& connection_impl) {
-    std::lock_guard lock(core->mu);
+    MutexLock lock(core->mu);
     if (core->stopped) return false;
     connection_impl.id = core->next_id++;
     core->connections.emplace(connection_impl.id, connection);
@@ -736,7 +736,7 @@ struct PeerTransport::Impl {
     std::string address = EndpointText(remote);
     std::function<bool(const std::string&)> filter;
     {
-      std::lock_guard lock(core->mu);
+      MutexLock lock(core->mu);
       filter = core->accept_filter;
     }
     bool allowed = true;
@@ -805,9 +805,9 @@ struct PeerTransport::Impl {
   std::atomic<bool> stopping{false};
   std::vector<std::thread> threads;
 
-  std::mutex stop_mu;      // serialises Listen and Stop
-  bool listening = false;  // GUARDED_BY(stop_mu)
-  bool stopped = false;    // GUARDED_BY(stop_mu)
+  Mutex stop_mu;      // serialises Listen and Stop
+  bool listening GUARDED_BY(stop_mu) = false;
+  bool stopped GUARDED_BY(stop_mu) = false;
 };
 
 PeerTransport::PeerTransport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -854,7 +854,7 @@ Status PeerTransport::SetIdentity(const Seed& node_seed, const std::string& cert
   HM_ASSIGN_OR_RETURN(SSL_CTX * native, NewPeerTlsContext(node_seed, cert_pem, &local_key));
   auto fresh = std::make_shared<ssl::context>(native);
   Core& core = *impl_->core;
-  std::lock_guard lock(core.mu);
+  MutexLock lock(core.mu);
   core.retired.push_back(std::move(core.tls));
   core.tls = std::move(fresh);
   return Status::Ok();
@@ -863,7 +863,7 @@ Status PeerTransport::SetIdentity(const Seed& node_seed, const std::string& cert
 Status PeerTransport::Listen(const std::string& host_port,
                              std::function<void(std::shared_ptr<PeerConnection>)> on_accept) {
   Impl& impl = *impl_;
-  std::lock_guard lock(impl.stop_mu);
+  MutexLock lock(impl.stop_mu);
   if (impl.stopped) return Unavailable("peer transport stopped");
   if (impl.listening) return FailedPrecondition("peer transport is listening already");
   HM_ASSIGN_OR_RETURN(HostPort target, ParseHostPort(host_port, /*allow_port_zero=*/true));
@@ -919,27 +919,27 @@ void PeerTransport::Connect(const std::string& host_port,
 }
 
 void PeerTransport::SetAcceptFilter(std::function<bool(const std::string& remote_ip)> filter) {
-  std::lock_guard lock(impl_->core->mu);
+  MutexLock lock(impl_->core->mu);
   impl_->core->accept_filter = std::move(filter);
 }
 
 void PeerTransport::SetHandshakeFailureObserver(
     std::function<void(const std::string& remote_address, const Status& why)> observer) {
-  std::lock_guard lock(impl_->core->mu);
+  MutexLock lock(impl_->core->mu);
   impl_->core->failure_observer = std::move(observer);
 }
 
 void PeerTransport::Stop() {
   Impl& impl = *impl_;
   {
-    std::lock_guard lock(impl.stop_mu);
+    MutexLock lock(impl.stop_mu);
     if (impl.stopped) return;
     impl.stopped = true;
   }
   impl.stopping.store(true);
   {
     // From here on nothing is posted (Core::Post) and nothing registered.
-    std::lock_guard lock(impl.core->mu);
+    MutexLock lock(impl.core->mu);
     impl.core->stopped = true;
   }
   impl.work.reset();
@@ -955,7 +955,7 @@ void PeerTransport::Stop() {
   std::function<bool(const std::string&)> filter;
   std::function<void(const std::string&, const Status&)> observer;
   {
-    std::lock_guard lock(impl.core->mu);
+    MutexLock lock(impl.core->mu);
     connections.swap(impl.core->connections);
     // Dropped with the lock released: the callbacks may hold what holds connections, and a
     // connection the caller keeps holds the core.

@@ -59,7 +59,7 @@ bool PeerSession::OnFrame(std::string frame) {
     return false;
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     last_seen_ = std::chrono::system_clock::now();
   }
   if (!admitted() && message.msg_case() != pb::PeerMessage::kHello) {
@@ -109,7 +109,7 @@ bool PeerSession::OnFrame(std::string frame) {
     }
     return false;
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (in_flight_ >= kMaxInFlight) {
     paused_ = true;  // back-pressure: resumed by RecordWritten when the writer catches up
     return false;
@@ -120,7 +120,7 @@ bool PeerSession::OnFrame(std::string frame) {
 void PeerSession::OnClose(const Status& why) {
   LogInfo("peer session closed").Kv("peer", connection_->remote_address()).Kv("why", why.message());
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     close_reason_ = why.message();
   }
   if (on_closed_) on_closed_(this);
@@ -159,7 +159,7 @@ Status PeerSession::HandleHello(const pb::Hello& hello) {
   }
   if (ctx_->admit) HM_RETURN_IF_ERROR(ctx_->admit(this));
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     admitted_ = true;
     member_ = info->member_key;
     name_ = member->name;
@@ -190,7 +190,7 @@ void PeerSession::SendHeads() {
   }
   message.mutable_heads();  // an empty Heads is still a Heads
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     last_heads_ = std::chrono::steady_clock::now();
   }
   Send(message);
@@ -200,7 +200,7 @@ Status PeerSession::HandleHeads(const pb::Heads& heads) {
   auto trust = ctx_->trust();
   uint64_t own_at_peer = 0;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& h : heads.heads()) {
       HM_ASSIGN_OR_RETURN(PublicKey author, Bytes32(h.author(), "Heads author"));
       if (h.seq() > 0xFFFFFFFFull) return InvalidArgument("Heads seq out of range");
@@ -283,7 +283,7 @@ Status PeerSession::HandleWant(const pb::Want& want) {
     }
     seq += sent;
     Send(message);
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     counters_.records_out += sent;
     uint64_t& known = peer_heads_[author];
     known = std::max(known, seq - 1);
@@ -298,7 +298,7 @@ Status PeerSession::HandleRecords(const pb::Records& records) {
     auto parsed = ParseRecord(signed_record);
     if (!parsed.ok()) return InvalidArgument("malformed record: " + parsed.status().message());
     const PublicKey author = parsed->author;
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (trust->FindByKey(author) == nullptr) {
       ++counters_.rejected;  // not ours to store or relay; not the peer's fault
       continue;
@@ -324,7 +324,7 @@ Status PeerSession::HandleRecords(const pb::Records& records) {
       --in_flight_;
     }
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& author : authors) MaybeWant(author);
   return Status::Ok();
 }
@@ -332,7 +332,7 @@ Status PeerSession::HandleRecords(const pb::Records& records) {
 void PeerSession::RecordWritten(const PublicKey& author, const Status& outcome, bool in_flight) {
   bool resume = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (in_flight) --in_flight_;
     if (outcome.ok()) {
       ++counters_.records_in;
@@ -369,7 +369,7 @@ Status PeerSession::HandleEquivocation(const pb::Equivocation& proof) {
 void PeerSession::PushRecords(const std::vector<ParsedRecord>& records) {
   pb::PeerMessage message;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!admitted_) return;
     for (const auto& r : records) {
       uint64_t& known = peer_heads_[r.author];
@@ -393,7 +393,7 @@ void PeerSession::SendEquivocation(const std::string& proof) {
 void PeerSession::Tick(std::chrono::steady_clock::time_point now) {
   bool heads = false, ping = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!admitted_) {
       if (now - started_ > ctx_->hello_timeout) {
         connection_->Close(Unavailable("no Hello within the handshake timeout"));
@@ -413,17 +413,17 @@ void PeerSession::Tick(std::chrono::steady_clock::time_point now) {
 }
 
 bool PeerSession::admitted() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return admitted_;
 }
 
 PublicKey PeerSession::member() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return member_;
 }
 
 void PeerSession::FillView(api::PeerView* view) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   view->set_member(admitted_ ? KeyToText(member_) : "");
   view->set_name(name_);
   view->set_address(connection_->remote_address());
