@@ -81,7 +81,8 @@ struct Node::Impl {
   std::vector<std::unique_ptr<NodeIdentity>> identities GUARDED_BY(snapshot_mu);
   const NodeIdentity* current_identity GUARDED_BY(snapshot_mu) = nullptr;
 
-  Mutex streams_mu;
+  // OnCommit renders records with Trust() while it holds streams_mu.
+  Mutex streams_mu ACQUIRED_BEFORE(snapshot_mu);
   std::vector<std::weak_ptr<StreamChannel>> streams GUARDED_BY(streams_mu);
 
   std::shared_ptr<const TrustStore> Trust() const {
