@@ -562,15 +562,15 @@ PdqIndex::PdqIndex(Options options) : options_(options), store_(std::make_shared
 
 PdqIndex::~PdqIndex() {
   {
-    std::lock_guard lock(merge_mu_);
+    MutexLock lock(merge_mu_);
     stop_.store(true);
   }
-  merge_cv_.notify_all();
+  merge_cv_.NotifyAll();
   if (merge_thread_.joinable()) merge_thread_.join();
 }
 
 std::shared_ptr<const PdqIndex::Snapshot> PdqIndex::LoadSnapshot() const {
-  std::lock_guard lock(snapshot_mu_);
+  MutexLock lock(snapshot_mu_);
   return snapshot_;
 }
 
@@ -578,7 +578,7 @@ Status PdqIndex::Build(std::vector<std::pair<uint32_t, PdqHash>> entries) {
   if (entries.size() > kMaxEntries) {
     return ResourceExhausted("pdq index: more than " + std::to_string(kMaxEntries) + " hashes");
   }
-  std::lock_guard work(merge_work_mu_);
+  MutexLock work(merge_work_mu_);
   auto store = std::make_shared<HashStore>();
   store->AppendAll(entries);
   std::vector<std::pair<uint32_t, PdqHash>>().swap(entries);  // free before the tables grow
@@ -596,7 +596,7 @@ Status PdqIndex::Build(std::vector<std::pair<uint32_t, PdqHash>> entries) {
     snap->covered = n;
   }
   {
-    std::lock_guard lock(snapshot_mu_);
+    MutexLock lock(snapshot_mu_);
     snapshot_ = std::move(snap);
     covered_.store(n);
   }
@@ -616,35 +616,34 @@ Status PdqIndex::Add(uint32_t id, const PdqHash& hash) {
   if (n < options_.min_indexed || n - covered_.load() < MergeThreshold()) return Status::Ok();
   if (options_.background_merge) {
     {
-      std::lock_guard lock(merge_mu_);
+      MutexLock lock(merge_mu_);
       if (merge_requested_) return Status::Ok();
       merge_requested_ = true;
     }
-    merge_cv_.notify_one();
+    merge_cv_.NotifyOne();
   } else {
-    std::lock_guard work(merge_work_mu_);
+    MutexLock work(merge_work_mu_);
     MergeOnce();
   }
   return Status::Ok();
 }
 
 void PdqIndex::Compact() {
-  std::lock_guard work(merge_work_mu_);
+  MutexLock work(merge_work_mu_);
   MergeOnce();
 }
 
 void PdqIndex::MergeLoop() {
-  std::unique_lock lock(merge_mu_);
-  while (true) {
-    merge_cv_.wait(lock, [this] { return stop_.load() || merge_requested_; });
-    if (stop_.load()) return;
-    merge_requested_ = false;
-    lock.unlock();
+  for (;;) {
     {
-      std::lock_guard work(merge_work_mu_);
-      MergeOnce();
+      MutexLock lock(merge_mu_);
+      merge_cv_.Wait(merge_mu_,
+                     [this]() REQUIRES(merge_mu_) { return stop_.load() || merge_requested_; });
+      if (stop_.load()) return;
+      merge_requested_ = false;
     }
-    lock.lock();
+    MutexLock work(merge_work_mu_);
+    MergeOnce();
   }
 }
 
@@ -659,7 +658,7 @@ void PdqIndex::MergeOnce() {
   auto publish = [&](std::shared_ptr<Snapshot> next) {
     next->covered = n;
     for (const auto& t : next->tables) next->covered = std::min(next->covered, t->covered);
-    std::lock_guard lock(snapshot_mu_);
+    MutexLock lock(snapshot_mu_);
     if (snapshot_->store != store) return false;
     covered_.store(next->covered);
     snapshot_ = std::move(next);

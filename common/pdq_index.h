@@ -3,15 +3,14 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/pdq_hash.h"
 #include "common/status.h"
 
@@ -117,8 +116,8 @@ class PdqIndex {
   using Snapshot = pdq_index_internal::Snapshot;
 
   std::shared_ptr<const Snapshot> LoadSnapshot() const;
-  // Brings the tables up to date with the store. Runs under merge_work_mu_.
-  void MergeOnce();
+  // Brings the tables up to date with the store.
+  void MergeOnce() REQUIRES(merge_work_mu_);
   void MergeLoop();
   uint32_t MergeThreshold() const;
 
@@ -127,17 +126,17 @@ class PdqIndex {
   // The store the writer appends to; readers reach it through the snapshot. Writer-owned.
   std::shared_ptr<pdq_index_internal::HashStore> store_;
 
-  mutable std::mutex snapshot_mu_;
-  std::shared_ptr<const Snapshot> snapshot_;  // guarded by snapshot_mu_; never null
+  mutable Mutex snapshot_mu_;
+  std::shared_ptr<const Snapshot> snapshot_ GUARDED_BY(snapshot_mu_);  // never null
   // Entries below this position are in every table of the current snapshot; set at publication.
   std::atomic<uint32_t> covered_{0};
 
   // Serialises MergeOnce between the merge thread, Compact and Build.
-  std::mutex merge_work_mu_;
+  Mutex merge_work_mu_ ACQUIRED_BEFORE(snapshot_mu_);
 
-  std::mutex merge_mu_;
-  std::condition_variable merge_cv_;
-  bool merge_requested_ = false;  // guarded by merge_mu_
+  Mutex merge_mu_;
+  CondVar merge_cv_;
+  bool merge_requested_ GUARDED_BY(merge_mu_) = false;
   std::atomic<bool> stop_{false};
   std::thread merge_thread_;
 };

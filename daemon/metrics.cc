@@ -159,7 +159,7 @@ void MetricsRegistry::CheckNewName(const std::string& name) {
 
 MetricFamily<Counter>& MetricsRegistry::AddCounter(const std::string& name,
                                                    const std::string& help) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   CheckNewName(name);
   Entry e{MetricType::kCounter, std::make_unique<MetricFamily<Counter>>(name, help), nullptr,
           nullptr};
@@ -168,7 +168,7 @@ MetricFamily<Counter>& MetricsRegistry::AddCounter(const std::string& name,
 }
 
 MetricFamily<Gauge>& MetricsRegistry::AddGauge(const std::string& name, const std::string& help) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   CheckNewName(name);
   Entry e{MetricType::kGauge, nullptr, std::make_unique<MetricFamily<Gauge>>(name, help), nullptr};
   entries_.push_back(std::move(e));
@@ -178,7 +178,7 @@ MetricFamily<Gauge>& MetricsRegistry::AddGauge(const std::string& name, const st
 MetricFamily<Histogram>& MetricsRegistry::AddHistogram(const std::string& name,
                                                        const std::string& help,
                                                        std::vector<double> bounds) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   CheckNewName(name);
   Entry e{MetricType::kHistogram, nullptr, nullptr,
           std::make_unique<MetricFamily<Histogram>>(name, help, std::move(bounds))};
@@ -187,12 +187,12 @@ MetricFamily<Histogram>& MetricsRegistry::AddHistogram(const std::string& name,
 }
 
 void MetricsRegistry::AddCollector(std::function<void()> collector) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   collectors_.push_back(std::move(collector));
 }
 
 std::string MetricsRegistry::Render() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& collect : collectors_) collect();
   std::string out;
   for (const auto& e : entries_) {

@@ -11,12 +11,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace hashmesh {
@@ -78,7 +78,7 @@ class MetricFamily {
       : name_(std::move(name)), help_(std::move(help)), bounds_(std::move(bounds)) {}
 
   Cell& With(const MetricLabels& labels = {}) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto& cell = cells_[labels];
     if (!cell) cell = MakeCell();
     return *cell;
@@ -86,13 +86,13 @@ class MetricFamily {
   // Drops every cell: for families a collector rebuilds at each scrape (peers come and go).
   // Nobody may hold a reference from With() across it.
   void Clear() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     cells_.clear();
   }
   // Calls fn(labels, cell) for each cell in label order.
   template <typename F>
   void ForEach(F&& fn) const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [labels, cell] : cells_) fn(labels, *cell);
   }
   const std::string& name() const { return name_; }
@@ -110,8 +110,8 @@ class MetricFamily {
   const std::string name_;
   const std::string help_;
   const std::vector<double> bounds_;
-  mutable std::mutex mu_;
-  std::map<MetricLabels, std::unique_ptr<Cell>> cells_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<MetricLabels, std::unique_ptr<Cell>> cells_ GUARDED_BY(mu_);
 };
 
 class MetricsRegistry {
@@ -135,11 +135,11 @@ class MetricsRegistry {
     std::unique_ptr<MetricFamily<Gauge>> gauge;
     std::unique_ptr<MetricFamily<Histogram>> histogram;
   };
-  void CheckNewName(const std::string& name);
+  void CheckNewName(const std::string& name) REQUIRES(mu_);
 
-  std::mutex mu_;  // registration and scraping
-  std::vector<Entry> entries_;                     // GUARDED_BY(mu_)
-  std::vector<std::function<void()>> collectors_;  // GUARDED_BY(mu_)
+  Mutex mu_;  // registration and scraping
+  std::vector<Entry> entries_ GUARDED_BY(mu_);
+  std::vector<std::function<void()>> collectors_ GUARDED_BY(mu_);
 };
 
 // Bounds for latencies in seconds: 100 µs to 10 s.

@@ -67,8 +67,13 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   Impl& n = *impl;
   n.lock_fd = lock_fd;
   const NodeIdentity& identity = n.Identity();
-  HM_ASSIGN_OR_RETURN(n.trust, LoadOrCreateTrust(config, identity));
-  n.SetConfig(config);
+  HM_ASSIGN_OR_RETURN(std::shared_ptr<const TrustStore> start_trust,
+                      LoadOrCreateTrust(config, identity));
+  {
+    MutexLock lock(n.snapshot_mu);  // no other thread runs yet; taken for the analysis
+    n.trust = start_trust;
+    n.SetConfig(config);
+  }
 
   HM_ASSIGN_OR_RETURN(n.store,
                       Store::Open({.dir = config.data_dir,
@@ -195,10 +200,10 @@ void Node::Stop() {
   LogNotice("hashmeshd stopping");
   if (impl_->watchdog.joinable()) {
     {
-      std::lock_guard lock(impl_->watchdog_mu);
+      MutexLock lock(impl_->watchdog_mu);
       impl_->watchdog_stop = true;
     }
-    impl_->watchdog_cv.notify_all();
+    impl_->watchdog_cv.NotifyAll();
     impl_->watchdog.join();
   }
   if (impl_->metrics_server) impl_->metrics_server->Stop();

@@ -4,12 +4,11 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "daemon/api/api_handlers.h"
 #include "daemon/api/http_server.h"
 #include "daemon/commit_fanout.h"
@@ -26,8 +25,8 @@
 #include "daemon/sync/ingest_pipeline.h"
 #include "daemon/sync/local_identity.h"
 #include "daemon/sync/peer_manager.h"
-#include "keys/trust_source.h"
 #include "keys/key_dir.h"
+#include "keys/trust_source.h"
 #include "keys/trust_store.h"
 
 namespace hashmesh {
@@ -46,8 +45,8 @@ struct Node::Impl final : public TrustSource, public LocalIdentity {
     current_identity = identities.back().get();
   }
 
-  std::shared_ptr<const NodeConfig> config;          // GUARDED_BY(snapshot_mu)
-  std::shared_ptr<const QuerySettings> settings;     // GUARDED_BY(snapshot_mu)
+  std::shared_ptr<const NodeConfig> config GUARDED_BY(snapshot_mu);
+  std::shared_ptr<const QuerySettings> settings GUARDED_BY(snapshot_mu);
   std::unique_ptr<Store> store;
   std::unique_ptr<StoreFeedReader> feeds;
   PdqSignalIndex index;
@@ -67,22 +66,22 @@ struct Node::Impl final : public TrustSource, public LocalIdentity {
 
   // systemd watchdog: a thread that pings only while the API answers (see WatchdogLoop).
   std::thread watchdog;
-  std::mutex watchdog_mu;
-  std::condition_variable watchdog_cv;
-  bool watchdog_stop = false;  // GUARDED_BY(watchdog_mu)
+  Mutex watchdog_mu;
+  CondVar watchdog_cv;
+  bool watchdog_stop GUARDED_BY(watchdog_mu) = false;
   bool stopped = false;
   int lock_fd = -1;  // flock on <data>/hashmeshd.lock, held for the node's life
 
-  mutable std::mutex snapshot_mu;
-  std::shared_ptr<const TrustStore> trust;  // GUARDED_BY(snapshot_mu)
+  mutable Mutex snapshot_mu;
+  std::shared_ptr<const TrustStore> trust GUARDED_BY(snapshot_mu);
   // Every identity loaded since start. Never freed while the node runs: the writer holds their
   // keys (an old one signs nothing new) and references handed out outlive a swap.
-  std::vector<std::unique_ptr<NodeIdentity>> identities;  // GUARDED_BY(snapshot_mu)
-  const NodeIdentity* current_identity = nullptr;         // GUARDED_BY(snapshot_mu)
+  std::vector<std::unique_ptr<NodeIdentity>> identities GUARDED_BY(snapshot_mu);
+  const NodeIdentity* current_identity GUARDED_BY(snapshot_mu) = nullptr;
 
   // TrustSource
   std::shared_ptr<const TrustStore> Trust() const override {
-    std::lock_guard lock(snapshot_mu);
+    MutexLock lock(snapshot_mu);
     return trust;
   }
   // LocalIdentity
@@ -91,21 +90,21 @@ struct Node::Impl final : public TrustSource, public LocalIdentity {
     return LocalPeerKeys{current.node_key.public_key(), current.manifest_bytes};
   }
   std::shared_ptr<const NodeConfig> Config() const {
-    std::lock_guard lock(snapshot_mu);
+    MutexLock lock(snapshot_mu);
     return config;
   }
   std::shared_ptr<const QuerySettings> Settings() const {
-    std::lock_guard lock(snapshot_mu);
+    MutexLock lock(snapshot_mu);
     return settings;
   }
-  // Sets the config and what the query routes read of it. REQUIRES(snapshot_mu) after Start.
-  void SetConfig(NodeConfig next) {
+  // Sets the config and what the query routes read of it.
+  void SetConfig(NodeConfig next) REQUIRES(snapshot_mu) {
     config = std::make_shared<const NodeConfig>(std::move(next));
     settings = std::make_shared<const QuerySettings>(
         QuerySettings{.policy = config->policy, .max_batch_queries = config->max_batch_queries});
   }
   const NodeIdentity& Identity() const {
-    std::lock_guard lock(snapshot_mu);
+    MutexLock lock(snapshot_mu);
     return *current_identity;
   }
 

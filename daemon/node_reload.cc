@@ -33,7 +33,7 @@ Result<api::ReloadResponse> Node::Reload() {
     out.set_revoked(n.writer->revoked() || !identity.revocation_bytes.empty());
   }
   {
-    std::lock_guard lock(n.snapshot_mu);
+    MutexLock lock(n.snapshot_mu);
     n.trust = std::make_shared<const TrustStore>(std::move(trust));
     n.SetConfig(std::move(config));
   }
@@ -61,7 +61,7 @@ Status Node::Impl::ReloadKeys(const std::string& keys_dir) {
 
   const NodeIdentity* next;
   {
-    std::lock_guard lock(snapshot_mu);
+    MutexLock lock(snapshot_mu);
     identities.push_back(std::make_unique<NodeIdentity>(std::move(loaded)));
     next = identities.back().get();
   }
@@ -75,7 +75,7 @@ Status Node::Impl::ReloadKeys(const std::string& keys_dir) {
                                              next->manifest.seq, next->manifest_bytes,
                                              next->revocation_bytes}));
   {
-    std::lock_guard lock(snapshot_mu);
+    MutexLock lock(snapshot_mu);
     current_identity = next;
   }
   if (rotated && peers) {

@@ -116,9 +116,11 @@ void Node::Impl::WatchdogLoop(std::chrono::microseconds interval) {
   const auto probe_timeout = std::max(period / 2, std::chrono::milliseconds(1));
   LogInfo("systemd watchdog enabled").Kv("interval_ms", period.count() * 2);
   const std::string socket = Config()->socket;
-  std::unique_lock lock(watchdog_mu);
-  while (!watchdog_stop) {
-    lock.unlock();
+  for (;;) {
+    {
+      MutexLock lock(watchdog_mu);
+      if (watchdog_stop) return;
+    }
     const bool alive = ProbeQuerySocket(socket, probe_timeout);
     if (alive) {
       Notify("WATCHDOG=1");
@@ -126,8 +128,9 @@ void Node::Impl::WatchdogLoop(std::chrono::microseconds interval) {
       LogWarning("watchdog probe of the query socket failed; not pinging systemd")
           .Kv("socket", socket);
     }
-    lock.lock();
-    watchdog_cv.wait_for(lock, period, [this] { return watchdog_stop; });
+    MutexLock lock(watchdog_mu);
+    watchdog_cv.WaitFor(watchdog_mu, period,
+                        [this]() REQUIRES(watchdog_mu) { return watchdog_stop; });
   }
 }
 

@@ -12,12 +12,12 @@
 namespace hashmesh {
 
 void RecordStreams::Add(std::shared_ptr<StreamChannel> channel) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   streams_.push_back(std::move(channel));
 }
 
 void RecordStreams::Publish(const std::vector<ParsedRecord>& records, const TrustSource& trust) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (streams_.empty()) return;
   auto trust_now = trust.Trust();
   std::vector<std::string> lines;
@@ -34,7 +34,7 @@ void RecordStreams::Publish(const std::vector<ParsedRecord>& records, const Trus
 }
 
 void RecordStreams::CloseAll() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto& weak : streams_) {
     if (auto ch = weak.lock()) ch->Close();
   }

@@ -3,9 +3,9 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/record.h"
 
 namespace hashmesh {
@@ -23,8 +23,8 @@ class RecordStreams {
   void CloseAll();
 
  private:
-  std::mutex mu_;
-  std::vector<std::weak_ptr<StreamChannel>> streams_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::vector<std::weak_ptr<StreamChannel>> streams_ GUARDED_BY(mu_);
 };
 
 }  // namespace hashmesh

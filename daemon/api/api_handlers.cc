@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/mutex.h"
 #include "daemon/match/record_view.h"
 #include "proto/wire.pb.h"
 
@@ -322,36 +323,41 @@ void ApiHandlers::PublishSignalBatch(const HttpRequest& request, Responder respo
   }
   // Answers come from the writer thread (or at once for refused items); the last one responds.
   struct Gather {
-    std::mutex mu;
-    api::SignalBatchResponse out;  // GUARDED_BY(mu)
-    int left = 0;                  // GUARDED_BY(mu)
-    int published = 0;             // GUARDED_BY(mu)
+    Mutex mu;
+    api::SignalBatchResponse out GUARDED_BY(mu);
+    int left GUARDED_BY(mu) = 0;
+    int published GUARDED_BY(mu) = 0;
     Responder respond;
   };
   auto gather = std::make_shared<Gather>();
-  for (int i = 0; i < n; ++i) gather->out.add_results();
-  gather->left = n;
+  {
+    MutexLock lock(gather->mu);  // no other thread sees it yet; taken for the analysis
+    for (int i = 0; i < n; ++i) gather->out.add_results();
+    gather->left = n;
+  }
   gather->respond = std::move(respond);
   auto finish = [gather, n, peer = request.peer](int i, const Result<ParsedRecord>& r) {
-    std::unique_lock lock(gather->mu);
-    api::SignalBatchResult* item = gather->out.mutable_results(i);
-    if (r.ok()) {
-      item->set_id(ToHex(r->id));
-      item->set_seq(static_cast<uint32_t>(r->seq()));
-      ++gather->published;
-    } else {
-      item->mutable_error()->set_code(std::string(StatusCodeName(r.status().code())));
-      item->mutable_error()->set_message(r.status().message());
+    HttpResponse response;
+    {
+      MutexLock lock(gather->mu);
+      api::SignalBatchResult* item = gather->out.mutable_results(i);
+      if (r.ok()) {
+        item->set_id(ToHex(r->id));
+        item->set_seq(static_cast<uint32_t>(r->seq()));
+        ++gather->published;
+      } else {
+        item->mutable_error()->set_code(std::string(StatusCodeName(r.status().code())));
+        item->mutable_error()->set_message(r.status().message());
+      }
+      if (--gather->left > 0) return;
+      LogInfo("published batch")
+          .Kv("kind", "signal")
+          .Kv("items", n)
+          .Kv("published", gather->published)
+          .Kv("uid", peer.uid)
+          .Kv("pid", peer.pid);
+      response = Json(gather->out);
     }
-    if (--gather->left > 0) return;
-    LogInfo("published batch")
-        .Kv("kind", "signal")
-        .Kv("items", n)
-        .Kv("published", gather->published)
-        .Kv("uid", peer.uid)
-        .Kv("pid", peer.pid);
-    HttpResponse response = Json(gather->out);
-    lock.unlock();
     gather->respond(std::move(response));
   };
   for (int i = 0; i < n; ++i) {

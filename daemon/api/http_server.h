@@ -10,11 +10,11 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace hashmesh {
@@ -67,12 +67,12 @@ class StreamChannel {
 
  private:
   const size_t capacity_;
-  mutable std::mutex mu_;
-  std::deque<std::string> lines_;  // GUARDED_BY(mu_)
-  bool closed_ = false;            // GUARDED_BY(mu_)
-  bool cancelled_ = false;         // GUARDED_BY(mu_)
-  bool armed_ = false;             // GUARDED_BY(mu_)
-  std::function<void()> wake_;     // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::deque<std::string> lines_ GUARDED_BY(mu_);
+  bool closed_ GUARDED_BY(mu_) = false;
+  bool cancelled_ GUARDED_BY(mu_) = false;
+  bool armed_ GUARDED_BY(mu_) = false;
+  std::function<void()> wake_ GUARDED_BY(mu_);
 };
 
 struct HttpResponse {

@@ -297,13 +297,13 @@ ProgressBar::ProgressBar(std::string label, size_t total)
       enabled_(total >= kMinItems && isatty(STDERR_FILENO) == 1) {}
 
 ProgressBar::~ProgressBar() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (drawn_) std::fputs("\r\033[K", stderr);
 }
 
 void ProgressBar::Update(size_t done) {
   if (!enabled_) return;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto now = std::chrono::steady_clock::now();
   // Redrawing on every file would cost more than hashing small ones.
   if (drawn_ && done < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;

@@ -6,12 +6,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace google::protobuf {
@@ -116,9 +116,9 @@ class ProgressBar {
   const std::string label_;
   const size_t total_;
   const bool enabled_;
-  std::mutex mu_;
-  std::chrono::steady_clock::time_point last_draw_;  // GUARDED_BY(mu_)
-  bool drawn_ = false;                               // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::chrono::steady_clock::time_point last_draw_ GUARDED_BY(mu_);
+  bool drawn_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace hashmesh::cli

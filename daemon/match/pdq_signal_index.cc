@@ -1,8 +1,6 @@
 // PDQ index of stored signals.
 #include "daemon/match/pdq_signal_index.h"
 
-#include <mutex>
-
 #include "common/log.h"
 
 namespace hashmesh {
@@ -15,7 +13,7 @@ Status PdqSignalIndex::Load(const Store& store) {
     locations.push_back(loc);
   }));
   {
-    std::unique_lock lock(mu_);
+    WriterMutexLock lock(mu_);
     locations_ = std::move(locations);
   }
   return index_.Build(std::move(entries));
@@ -24,7 +22,7 @@ Status PdqSignalIndex::Load(const Store& store) {
 void PdqSignalIndex::Add(const RecordLocation& location, const PdqHash& hash) {
   uint32_t handle;
   {
-    std::unique_lock lock(mu_);
+    WriterMutexLock lock(mu_);
     handle = static_cast<uint32_t>(locations_.size());
     locations_.push_back(location);
   }
@@ -37,7 +35,7 @@ std::vector<PdqSignalIndex::Hit> PdqSignalIndex::Query(const PdqHash& query,
   std::vector<PdqHit> hits = index_.Query(query, max_distance);
   std::vector<Hit> out;
   out.reserve(hits.size());
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   for (const auto& h : hits) {
     if (h.id < locations_.size()) out.push_back({locations_[h.id], h.distance});
   }

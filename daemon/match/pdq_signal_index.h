@@ -4,9 +4,9 @@
 #pragma once
 
 #include <deque>
-#include <shared_mutex>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/pdq_index.h"
 #include "daemon/storage/store.h"
 
@@ -28,8 +28,8 @@ class PdqSignalIndex {
 
  private:
   PdqIndex index_;
-  mutable std::shared_mutex mu_;
-  std::deque<RecordLocation> locations_;  // GUARDED_BY(mu_); handle = position
+  mutable SharedMutex mu_;
+  std::deque<RecordLocation> locations_ GUARDED_BY(mu_);  // handle = position
 };
 
 }  // namespace hashmesh

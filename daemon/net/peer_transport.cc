@@ -1,5 +1,5 @@
-// PeerTransport and PeerConnection over Boost.Asio and OpenSSL: one io_context on N threads, a
-// strand per connection, deadlines for handshakes and silence, framing and back-pressure.
+// PeerTransport over Boost.Asio and OpenSSL: one io_context on N threads, the TLS context, the
+// listener (with its handshake limit) and the dialer, and Stop. Connections: peer_connection.cc.
 #include "daemon/net/peer_transport.h"
 
 #include <openssl/ssl.h>
@@ -21,613 +21,22 @@
 #include <cstring>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
 #include "common/host_port.h"
 #include "common/log.h"
-#include "daemon/net/frame_decoder.h"
+#include "common/mutex.h"
+#include "daemon/net/peer_connection_impl.h"
 #include "daemon/net/peer_tls.h"
+#include "daemon/net/peer_transport_internal.h"
 
 namespace hashmesh {
 
-namespace net = boost::asio;
-namespace ssl = boost::asio::ssl;
-using tcp = boost::asio::ip::tcp;
-using ErrorCode = boost::system::error_code;
-using Clock = std::chrono::steady_clock;
-
-namespace {
-
-// Plaintext read per call; TLS records are at most 16 KiB, so a larger buffer would sit unused.
-constexpr size_t kReadChunk = 16 << 10;
-// Small frames queued together go out in one write (and so in few TLS records).
-constexpr size_t kWriteBatch = 256 << 10;
-
-// IPv4-mapped IPv6 addresses (from a dual-stack listener) in IPv4 form, so that bans and logs
-// see one spelling per host.
-std::string AddressText(const net::ip::address& address) {
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    return net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6()).to_string();
-  }
-  return address.to_string();
-}
-
-std::string EndpointText(const tcp::endpoint& endpoint) {
-  std::string ip = AddressText(endpoint.address());
-  return FormatHostPort(ip, endpoint.port());
-}
-
-std::string Seconds(std::chrono::seconds s) { return std::to_string(s.count()) + " s"; }
-
-bool IsTlsError(const ErrorCode& ec) { return ec.category() == net::error::get_ssl_category(); }
-
-// State shared by the transport and its connections. Connections hold it by shared_ptr, so that
-// the io_context outlives every socket even when a caller keeps a connection past the transport.
-struct Core {
-  Core(SSL_CTX* native, PeerTransportOptions o)
-      : options(o), tls(std::make_shared<ssl::context>(native)) {}
-
-  // The TLS context new connections use (it owns its SSL_CTX); replaced when the node key
-  // rotates. Replaced ones are kept until the transport goes, for connections made with them.
-  std::shared_ptr<ssl::context> Tls() {
-    std::lock_guard lock(mu);
-    return tls;
-  }
-
-  const PeerTransportOptions options;
-  net::io_context ioc;
-
-  std::atomic<int> pending_handshakes{0};  // inbound, counted at accept
-
-  std::mutex mu;
-  std::shared_ptr<ssl::context> tls;                    // GUARDED_BY(mu)
-  std::vector<std::shared_ptr<ssl::context>> retired;  // GUARDED_BY(mu)
-  bool stopped = false;  // GUARDED_BY(mu)
-  uint64_t next_id = 0;  // GUARDED_BY(mu)
-  // Every connection from the start of its handshake until it closes, so that Stop() can close
-  // them all while the io_context still exists.
-  std::map<uint64_t, std::shared_ptr<PeerConnection>> connections;          // GUARDED_BY(mu)
-  std::function<bool(const std::string&)> accept_filter;                    // GUARDED_BY(mu)
-  std::function<void(const std::string&, const Status&)> failure_observer;  // GUARDED_BY(mu)
-
-  // Posts `f` unless the transport stopped. Holding `mu` while posting means nothing lands in
-  // the io_context after Stop() has drained it (it sets `stopped` first).
-  template <typename F>
-  bool Post(const net::any_io_executor& executor, F&& f) {
-    std::lock_guard lock(mu);
-    if (stopped) return false;
-    net::post(executor, std::forward<F>(f));
-    return true;
-  }
-};
-
-}  // namespace
-
-// ---- PeerConnection::Impl -------------------------------------------------------------------
-
-struct PeerConnection::Impl {
-  enum class State { kHandshaking, kOpen, kClosed };
-
-  Impl(std::shared_ptr<Core> c, tcp::socket socket, bool is_outbound, std::string address)
-      : core(std::move(c)),
-        outbound(is_outbound),
-        remote_address(std::move(address)),
-        stream(std::move(socket), *core->Tls()),
-        executor(stream.get_executor()),
-        timer(executor) {
-    AttachPeerTlsNotes(stream.native_handle(), &tls_notes);
-  }
-
-  static Impl& Of(PeerConnection& c) { return *c.impl_; }
-  std::shared_ptr<PeerConnection> Self() { return owner->shared_from_this(); }
-  const PeerTransportOptions& options() const { return core->options; }
-
-  // ---- handshake (strand) ----
-
-  void StartServerHandshake() {
-    if (state != State::kHandshaking) return;
-    phase = "TLS handshake";
-    ArmTimer(Clock::now() + options().handshake_timeout);
-    stream.async_handshake(ssl::stream_base::server,
-                           [self = Self()](ErrorCode ec) { Of(*self).OnHandshake(ec); });
-  }
-
-  void StartDial(const HostPort& target) {
-    if (state != State::kHandshaking) return;
-    ArmTimer(Clock::now() + options().handshake_timeout);
-    ErrorCode ec;
-    net::ip::address address = net::ip::make_address(target.host, ec);
-    if (!ec) {
-      phase = "TCP connect";
-      stream.next_layer().async_connect(
-          tcp::endpoint(address, target.port),
-          [self = Self()](ErrorCode ec) { Of(*self).OnConnected(ec); });
-      return;
-    }
-    phase = "name resolution";
-    resolver.emplace(executor);
-    // A weak reference: getaddrinfo cannot be interrupted, and its late completion must not keep
-    // the connection (and the whole transport) alive after the deadline or Stop().
-    std::weak_ptr<PeerConnection> weak = Self();
-    resolver->async_resolve(target.host, std::to_string(target.port),
-                            [weak](ErrorCode ec, tcp::resolver::results_type results) {
-                              if (auto self = weak.lock())
-                                Of(*self).OnResolved(ec, std::move(results));
-                            });
-  }
-
-  void OnResolved(ErrorCode ec, tcp::resolver::results_type results) {
-    if (state != State::kHandshaking) return;
-    if (ec) return FailHandshake(Unavailable("cannot resolve: " + ec.message()));
-    phase = "TCP connect";
-    net::async_connect(
-        stream.next_layer(), results,
-        [self = Self()](ErrorCode ec, const tcp::endpoint&) { Of(*self).OnConnected(ec); });
-  }
-
-  void OnConnected(ErrorCode ec) {
-    if (state != State::kHandshaking) return;
-    if (ec) return FailHandshake(Unavailable(ec.message()));
-    ErrorCode ignored;
-    tcp::endpoint remote = stream.next_layer().remote_endpoint(ignored);
-    if (!ignored) remote_address = EndpointText(remote);
-    stream.next_layer().set_option(tcp::no_delay(true), ignored);
-    phase = "TLS handshake";
-    stream.async_handshake(ssl::stream_base::client,
-                           [self = Self()](ErrorCode ec) { Of(*self).OnHandshake(ec); });
-  }
-
-  void OnHandshake(ErrorCode ec) {
-    if (state != State::kHandshaking) return;
-    if (ec) return FailHandshake(HandshakeError(ec));
-    Result<PublicKey> key = EstablishedPeerKey(stream.native_handle());
-    if (!key.ok()) return FailHandshake(key.status().WithContext("TLS handshake failed"));
-    remote_key = *key;
-    state = State::kOpen;
-    ReleaseHandshakeSlot();
-    read_buffer = std::make_unique<char[]>(kReadChunk);
-    idle_deadline = Clock::now() + options().idle_timeout;
-    ArmTimer(idle_deadline);
-    LogDebug("peer connected")
-        .KvString("addr", remote_address)
-        .KvString("direction", outbound ? "out" : "in")
-        .KvString("key", KeyToText(remote_key));
-    std::shared_ptr<PeerConnection> self = Self();
-    try {
-      if (outbound) {
-        auto done = std::move(connect_done);
-        connect_done = nullptr;
-        done(self);
-      } else if (on_accept) {
-        auto accepted = std::move(on_accept);
-        on_accept = nullptr;  // it may hold what holds this connection
-        accepted(self);
-      }
-    } catch (const std::exception& e) {
-      CloseOnStrand(Internal(std::string("connection handler threw: ") + e.what()));
-    } catch (...) {
-      CloseOnStrand(Internal("connection handler threw"));
-    }
-  }
-
-  Status HandshakeError(const ErrorCode& ec) const {
-    std::string reason;
-    if (!tls_notes.empty()) {
-      reason = tls_notes;  // our own policy refused: the most precise account
-    } else if (ec == net::error::eof || ec == ssl::error::stream_truncated) {
-      reason = "peer closed the connection during the TLS handshake";
-    } else {
-      reason = ec.message();
-    }
-    reason = "TLS handshake failed: " + reason;
-    if (!tls_notes.empty() || (IsTlsError(ec) && ec != ssl::error::stream_truncated)) {
-      return PermissionDenied(reason);
-    }
-    return Unavailable(reason);
-  }
-
-  void FailHandshake(Status why) {
-    if (outbound) {
-      // A peer that is down is routine (the sync layer retries and says so); a TLS refusal
-      // means misconfiguration or an impostor.
-      if (why.code() == StatusCode::kPermissionDenied) {
-        LogWarning("peer handshake refused")
-            .KvString("addr", dial_target)
-            .KvString("reason", why.message());
-      } else {
-        LogDebug("peer connect failed")
-            .KvString("addr", dial_target)
-            .KvString("reason", why.message());
-      }
-    } else {
-      LogWarning("peer handshake refused")
-          .KvString("addr", remote_address)
-          .KvString("reason", why.message());
-      std::function<void(const std::string&, const Status&)> observer;
-      {
-        std::lock_guard lock(core->mu);
-        observer = core->failure_observer;
-      }
-      if (observer) {
-        try {
-          observer(remote_address, why);
-        } catch (...) {
-          LogError("handshake failure observer threw").KvString("addr", remote_address);
-        }
-      }
-    }
-    CloseOnStrand(std::move(why));
-  }
-
-  // ---- reading (strand) ----
-
-  void BeginReading() {
-    if (state != State::kOpen || read_started) return;
-    read_started = true;
-    idle_deadline = Clock::now() + options().idle_timeout;
-    Drain();
-  }
-
-  void Resume() {
-    if (state != State::kOpen || !read_started || !paused) return;
-    paused = false;
-    idle_deadline = Clock::now() + options().idle_timeout;
-    Drain();
-  }
-
-  // Delivers the complete frames in read_buffer, then reads more unless paused or closed.
-  void Drain() {
-    while (state == State::kOpen && !paused) {
-      std::optional<std::string> frame;
-      auto used = decoder.Consume(
-          std::string_view(read_buffer.get() + read_pos, read_end - read_pos), &frame);
-      if (!used.ok()) return CloseOnStrand(used.status());
-      read_pos += *used;
-      if (!frame) break;
-      if (!Deliver(std::move(*frame))) paused = true;
-    }
-    if (state == State::kOpen && !paused && !reading) ReadMore();
-  }
-
-  bool Deliver(std::string frame) {
-    frames_in.fetch_add(1, std::memory_order_relaxed);
-    if (!handlers.on_frame) return true;
-    try {
-      return handlers.on_frame(std::move(frame));
-    } catch (const std::exception& e) {
-      CloseOnStrand(Internal(std::string("frame handler threw: ") + e.what()));
-    } catch (...) {
-      CloseOnStrand(Internal("frame handler threw"));
-    }
-    return false;
-  }
-
-  void ReadMore() {
-    read_pos = read_end = 0;
-    reading = true;
-    stream.async_read_some(net::buffer(read_buffer.get(), kReadChunk),
-                           [self = Self()](ErrorCode ec, size_t n) { Of(*self).OnRead(ec, n); });
-  }
-
-  void OnRead(ErrorCode ec, size_t n) {
-    reading = false;
-    if (state != State::kOpen) return;
-    if (ec) return CloseOnStrand(ReadError(ec));
-    bytes_in.fetch_add(n, std::memory_order_relaxed);
-    idle_deadline = Clock::now() + options().idle_timeout;
-    read_end = n;
-    Drain();
-  }
-
-  Status ReadError(const ErrorCode& ec) const {
-    if (ec == net::error::eof || ec == ssl::error::stream_truncated) {
-      if (decoder.mid_frame()) {
-        return Unavailable("peer closed the connection in the middle of a frame (" +
-                           decoder.Progress() + ")");
-      }
-      return Unavailable("peer closed the connection");
-    }
-    // Bytes that are not valid TLS records: the peer (or something on the path) misbehaves.
-    if (IsTlsError(ec)) return InvalidArgument("TLS error: " + ec.message());
-    return Unavailable("read failed: " + ec.message());
-  }
-
-  // ---- writing (strand) ----
-
-  void WriteMore() {
-    if (state != State::kOpen) return;
-    {
-      std::lock_guard lock(mu);
-      if (queue.empty()) {
-        write_scheduled = false;
-        return;
-      }
-      write_buffer = std::move(queue.front());
-      queue.pop_front();
-      write_frames = 1;
-      while (!queue.empty() && write_buffer.size() + queue.front().size() <= kWriteBatch) {
-        write_buffer += queue.front();
-        queue.pop_front();
-        ++write_frames;
-      }
-    }
-    net::async_write(stream, net::buffer(write_buffer),
-                     [self = Self()](ErrorCode ec, size_t n) { Of(*self).OnWrite(ec, n); });
-  }
-
-  void OnWrite(ErrorCode ec, size_t n) {
-    if (state != State::kOpen) return;
-    if (ec) return CloseOnStrand(Unavailable("write failed: " + ec.message()));
-    bytes_out.fetch_add(n, std::memory_order_relaxed);
-    frames_out.fetch_add(write_frames, std::memory_order_relaxed);
-    {
-      std::lock_guard lock(mu);
-      queued_bytes -= write_buffer.size();
-    }
-    if (write_buffer.capacity() > 2 * kWriteBatch) {
-      write_buffer = std::string();  // do not keep a 4 MiB buffer around for small frames
-    } else {
-      write_buffer.clear();
-    }
-    WriteMore();
-  }
-
-  // ---- timer (strand) ----
-
-  void ArmTimer(Clock::time_point when) {
-    timer.expires_at(when);
-    timer.async_wait([self = Self()](ErrorCode ec) { Of(*self).OnTimer(ec); });
-  }
-
-  void OnTimer(ErrorCode ec) {
-    if (ec || state == State::kClosed) return;
-    Clock::time_point now = Clock::now();
-    // Re-armed after this wait had already completed: a newer wait is pending.
-    if (timer.expiry() > now) return;
-    if (state == State::kHandshaking) {
-      return FailHandshake(
-          Unavailable(phase + " not complete within " + Seconds(options().handshake_timeout)));
-    }
-    if (read_started && paused) {
-      // Silence is our own doing while paused; the clock restarts on ResumeReading.
-      ArmTimer(now + options().idle_timeout);
-      return;
-    }
-    if (now >= idle_deadline) {
-      return CloseOnStrand(Unavailable("nothing received for " + Seconds(options().idle_timeout)));
-    }
-    ArmTimer(idle_deadline);
-  }
-
-  // ---- closing ----
-
-  // On the strand, or from Stop() once no thread runs the io_context. Runs on_close (or, while
-  // dialling, `done`) with `why`, once.
-  void CloseOnStrand(Status why) {
-    if (state == State::kClosed) return;
-    State was = state;
-    state = State::kClosed;
-    ReleaseHandshakeSlot();
-    ErrorCode ignored;
-    stream.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
-    stream.next_layer().close(ignored);
-    timer.cancel();
-    if (resolver) resolver->cancel();
-    // Taken out, so that the handlers (which often hold this connection) are released once
-    // on_close has run: no callback follows it.
-    Handlers taken;
-    std::deque<std::string> dropped;  // freed outside the lock
-    {
-      std::lock_guard lock(mu);
-      closed = true;
-      close_status = why;
-      if (started) taken = std::move(handlers);
-      dropped.swap(queue);
-      queued_bytes = 0;
-    }
-    on_accept = nullptr;
-    std::shared_ptr<PeerConnection> keep = Self();  // the registry may hold the last reference
-    {
-      std::lock_guard lock(core->mu);
-      core->connections.erase(id);
-    }
-    if (was == State::kOpen) {
-      LogDebug("peer connection closed")
-          .KvString("addr", remote_address)
-          .KvString("reason", why.ToString())
-          .Kv("bytes_in", bytes_in.load())
-          .Kv("bytes_out", bytes_out.load());
-    }
-    if (was == State::kHandshaking && connect_done) {
-      auto done = std::move(connect_done);
-      connect_done = nullptr;
-      try {
-        done(why.WithContext("connect to " + dial_target));
-      } catch (...) {
-        LogError("connect callback threw").KvString("addr", dial_target);
-      }
-      return;
-    }
-    CallOnClose(taken, why);
-  }
-
-  void ReleaseHandshakeSlot() {
-    if (holds_handshake_slot) core->pending_handshakes.fetch_sub(1);
-    holds_handshake_slot = false;
-  }
-
-  void CallOnClose(const Handlers& h, const Status& why) {
-    if (!h.on_close) return;
-    try {
-      h.on_close(why);
-    } catch (...) {
-      LogError("close handler threw").KvString("addr", remote_address);
-    }
-  }
-
-  // ---- members ----
-
-  const std::shared_ptr<Core> core;  // first: destroyed last, the socket needs its io_context
-  PeerConnection* owner = nullptr;
-  uint64_t id = 0;
-  const bool outbound;
-  std::string dial_target;     // outbound: the address as given to Connect
-  std::string remote_address;  // "ip:port"; final before the connection is handed out
-  PublicKey remote_key{};      // final before the connection is handed out
-  std::string tls_notes;       // why our TLS policy refused, written during the handshake
-  ssl::stream<tcp::socket> stream;
-  const net::any_io_executor executor;  // the strand; everything below up to `mu` lives on it
-  net::steady_timer timer;
-  std::optional<tcp::resolver> resolver;
-  std::function<void(Result<std::shared_ptr<PeerConnection>>)> connect_done;  // outbound
-  std::function<void(std::shared_ptr<PeerConnection>)> on_accept;             // inbound
-
-  State state = State::kHandshaking;
-  bool holds_handshake_slot = false;  // counted in core->pending_handshakes
-  std::string phase = "TCP connect";  // for the handshake timeout message
-  Clock::time_point idle_deadline;
-  bool read_started = false;  // BeginReading ran
-  bool paused = false;        // on_frame returned false
-  bool reading = false;       // a read is outstanding
-  std::unique_ptr<char[]> read_buffer;
-  size_t read_pos = 0;  // unconsumed bytes are [read_pos, read_end)
-  size_t read_end = 0;
-  FrameDecoder decoder{options().max_frame_bytes};
-  std::string write_buffer;  // being written
-  uint64_t write_frames = 0;
-
-  std::mutex mu;
-  bool started = false;  // GUARDED_BY(mu)
-  // Set under mu with `started`; then used on the strand only, until CloseOnStrand takes them.
-  Handlers handlers;
-  bool close_requested = false;   // GUARDED_BY(mu)
-  bool closed = false;            // GUARDED_BY(mu)
-  Status close_status;            // GUARDED_BY(mu)
-  std::deque<std::string> queue;  // GUARDED_BY(mu): frames with their headers
-  size_t queued_bytes = 0;        // GUARDED_BY(mu): queue plus write_buffer
-  bool write_scheduled = false;   // GUARDED_BY(mu): a WriteMore is posted or a write runs
-
-  std::atomic<uint64_t> bytes_in{0};
-  std::atomic<uint64_t> bytes_out{0};
-  std::atomic<uint64_t> frames_in{0};
-  std::atomic<uint64_t> frames_out{0};
-};
-
-// ---- PeerConnection ---------------------------------------------------------------------------
-
-PeerConnection::PeerConnection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
-  impl_->owner = this;
-}
-
-PeerConnection::~PeerConnection() = default;
-
-void PeerConnection::Start(Handlers handlers) {
-  bool closed = false;
-  Status why;
-  {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->started) return;
-    impl_->started = true;
-    closed = impl_->closed;
-    if (closed) {
-      why = impl_->close_status;
-    } else {
-      impl_->handlers = std::move(handlers);
-    }
-  }
-  // Closed before Start: CloseOnStrand saw started == false and left on_close to us.
-  if (closed) return impl_->CallOnClose(handlers, why);
-  impl_->core->Post(impl_->executor,
-                    [self = shared_from_this()] { Impl::Of(*self).BeginReading(); });
-}
-
-Status PeerConnection::Send(std::string frame) {
-  const PeerTransportOptions& options = impl_->options();
-  if (frame.size() > options.max_frame_bytes) {
-    return InvalidArgument("frame of " + std::to_string(frame.size()) + " bytes is over the " +
-                           std::to_string(options.max_frame_bytes) + "-byte limit");
-  }
-  std::string wire;
-  wire.reserve(4 + frame.size());
-  uint32_t n = static_cast<uint32_t>(frame.size());
-  wire.push_back(static_cast<char>(n >> 24));
-  wire.push_back(static_cast<char>(n >> 16));
-  wire.push_back(static_cast<char>(n >> 8));
-  wire.push_back(static_cast<char>(n));
-  wire += frame;
-  bool queued = false;
-  bool kick = false;
-  {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->closed || impl_->close_requested) {
-      return Unavailable("connection to " + impl_->remote_address + " is closed" +
-                         (impl_->closed ? ": " + impl_->close_status.message() : ""));
-    }
-    if (impl_->queued_bytes + wire.size() <= options.max_queued_send_bytes) {
-      impl_->queued_bytes += wire.size();
-      impl_->queue.push_back(std::move(wire));
-      queued = true;
-      kick = !impl_->write_scheduled;
-      impl_->write_scheduled = true;
-    }
-  }
-  if (!queued) {
-    Status why =
-        ResourceExhausted("send queue over " + std::to_string(options.max_queued_send_bytes) +
-                          " bytes: peer reads too slowly");
-    LogWarning("peer too slow").KvString("addr", impl_->remote_address);
-    Close(why);
-    return why;
-  }
-  if (kick) {
-    impl_->core->Post(impl_->executor,
-                      [self = shared_from_this()] { Impl::Of(*self).WriteMore(); });
-  }
-  return Status::Ok();
-}
-
-void PeerConnection::ResumeReading() {
-  impl_->core->Post(impl_->executor, [self = shared_from_this()] { Impl::Of(*self).Resume(); });
-}
-
-void PeerConnection::Close(const Status& why) {
-  {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->closed || impl_->close_requested) return;
-    impl_->close_requested = true;
-  }
-  impl_->core->Post(impl_->executor,
-                    [self = shared_from_this(), why] { Impl::Of(*self).CloseOnStrand(why); });
-}
-
-void PeerConnection::Post(std::function<void()> task) {
-  impl_->core->Post(impl_->executor, std::move(task));
-}
-
-const PublicKey& PeerConnection::remote_key() const { return impl_->remote_key; }
-const std::string& PeerConnection::remote_address() const { return impl_->remote_address; }
-bool PeerConnection::outbound() const { return impl_->outbound; }
-uint64_t PeerConnection::bytes_in() const {
-  return impl_->bytes_in.load(std::memory_order_relaxed);
-}
-uint64_t PeerConnection::bytes_out() const {
-  return impl_->bytes_out.load(std::memory_order_relaxed);
-}
-uint64_t PeerConnection::frames_in() const {
-  return impl_->frames_in.load(std::memory_order_relaxed);
-}
-uint64_t PeerConnection::frames_out() const {
-  return impl_->frames_out.load(std::memory_order_relaxed);
-}
-size_t PeerConnection::queued_send_bytes() const {
-  std::lock_guard lock(impl_->mu);
-  return impl_->queued_bytes;
-}
-
-// ---- PeerTransport ----------------------------------------------------------------------------
+using transport_internal::AddressText;
+using transport_internal::Core;
+using transport_internal::EndpointText;
 
 namespace {
 
@@ -654,7 +63,7 @@ struct PeerTransport::Impl {
   // Registers and returns its id, or false when stopped.
   bool Register(const std::shared_ptr<PeerConnection>& connection,
                 PeerConnection::Impl& connection_impl) {
-    std::lock_guard lock(core->mu);
+    MutexLock lock(core->mu);
     if (core->stopped) return false;
     connection_impl.id = core->next_id++;
     core->connections.emplace(connection_impl.id, connection);
@@ -699,7 +108,7 @@ struct PeerTransport::Impl {
     std::string address = EndpointText(remote);
     std::function<bool(const std::string&)> filter;
     {
-      std::lock_guard lock(core->mu);
+      MutexLock lock(core->mu);
       filter = core->accept_filter;
     }
     bool allowed = true;
@@ -768,9 +177,9 @@ struct PeerTransport::Impl {
   std::atomic<bool> stopping{false};
   std::vector<std::thread> threads;
 
-  std::mutex stop_mu;      // serialises Listen and Stop
-  bool listening = false;  // GUARDED_BY(stop_mu)
-  bool stopped = false;    // GUARDED_BY(stop_mu)
+  Mutex stop_mu;  // serialises Listen and Stop
+  bool listening GUARDED_BY(stop_mu) = false;
+  bool stopped GUARDED_BY(stop_mu) = false;
 };
 
 PeerTransport::PeerTransport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -817,7 +226,7 @@ Status PeerTransport::SetIdentity(const Seed& node_seed, const std::string& cert
   HM_ASSIGN_OR_RETURN(SSL_CTX * native, NewPeerTlsContext(node_seed, cert_pem, &local_key));
   auto fresh = std::make_shared<ssl::context>(native);
   Core& core = *impl_->core;
-  std::lock_guard lock(core.mu);
+  MutexLock lock(core.mu);
   core.retired.push_back(std::move(core.tls));
   core.tls = std::move(fresh);
   return Status::Ok();
@@ -826,7 +235,7 @@ Status PeerTransport::SetIdentity(const Seed& node_seed, const std::string& cert
 Status PeerTransport::Listen(const std::string& host_port,
                              std::function<void(std::shared_ptr<PeerConnection>)> on_accept) {
   Impl& impl = *impl_;
-  std::lock_guard lock(impl.stop_mu);
+  MutexLock lock(impl.stop_mu);
   if (impl.stopped) return Unavailable("peer transport stopped");
   if (impl.listening) return FailedPrecondition("peer transport is listening already");
   HM_ASSIGN_OR_RETURN(HostPort target, ParseHostPort(host_port, PortZero::kAllow));
@@ -882,27 +291,27 @@ void PeerTransport::Connect(const std::string& host_port,
 }
 
 void PeerTransport::SetAcceptFilter(std::function<bool(const std::string& remote_ip)> filter) {
-  std::lock_guard lock(impl_->core->mu);
+  MutexLock lock(impl_->core->mu);
   impl_->core->accept_filter = std::move(filter);
 }
 
 void PeerTransport::SetHandshakeFailureObserver(
     std::function<void(const std::string& remote_address, const Status& why)> observer) {
-  std::lock_guard lock(impl_->core->mu);
+  MutexLock lock(impl_->core->mu);
   impl_->core->failure_observer = std::move(observer);
 }
 
 void PeerTransport::Stop() {
   Impl& impl = *impl_;
   {
-    std::lock_guard lock(impl.stop_mu);
+    MutexLock lock(impl.stop_mu);
     if (impl.stopped) return;
     impl.stopped = true;
   }
   impl.stopping.store(true);
   {
     // From here on nothing is posted (Core::Post) and nothing registered.
-    std::lock_guard lock(impl.core->mu);
+    MutexLock lock(impl.core->mu);
     impl.core->stopped = true;
   }
   impl.work.reset();
@@ -918,7 +327,7 @@ void PeerTransport::Stop() {
   std::function<bool(const std::string&)> filter;
   std::function<void(const std::string&, const Status&)> observer;
   {
-    std::lock_guard lock(impl.core->mu);
+    MutexLock lock(impl.core->mu);
     connections.swap(impl.core->connections);
     // Dropped with the lock released: the callbacks may hold what holds connections, and a
     // connection the caller keeps holds the core.

@@ -2,7 +2,8 @@
 #include "daemon/storage/compromise_points.h"
 
 #include <algorithm>
-#include <mutex>
+
+#include "common/mutex.h"
 
 namespace hashmesh {
 
@@ -15,7 +16,7 @@ Status CompromisePoints::Load(const Store& store) {
       if (manifest.compromised_after != 0) points[head.author].Add(seq, manifest.compromised_after);
     }
   }
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   points_ = std::move(points);
   return Status::Ok();
 }
@@ -26,7 +27,7 @@ void CompromisePoints::OnCommit(const std::vector<ParsedRecord>& records) {
     // Committed records passed AcceptRecord: no need to check signatures again.
     auto manifest = ReadVerifiedManifest(r.body.manifest());
     if (!manifest.ok() || manifest->compromised_after == 0) continue;
-    std::unique_lock lock(mu_);
+    WriterMutexLock lock(mu_);
     points_[r.author].Add(manifest->seq, manifest->compromised_after);
   }
 }
@@ -44,7 +45,7 @@ void CompromisePoints::Points::Add(uint32_t seq, uint64_t compromised_after) {
 bool CompromisePoints::IsVoid(const ParsedRecord& record) const {
   // Same rule as VoidedBy (common/record.h), over all of the author's points at once.
   if (record.kind == RecordKind::kManifest) return false;
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   auto it = points_.find(record.author);
   if (it == points_.end()) return false;
   const Points& p = it->second;

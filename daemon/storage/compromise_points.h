@@ -6,9 +6,9 @@
 #pragma once
 
 #include <map>
-#include <shared_mutex>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/record.h"
 #include "daemon/storage/store.h"
 
@@ -32,8 +32,8 @@ class CompromisePoints {
     std::vector<uint64_t> suffix_min_after;
     void Add(uint32_t seq, uint64_t compromised_after);
   };
-  mutable std::shared_mutex mu_;
-  std::map<PublicKey, Points> points_;  // GUARDED_BY(mu_)
+  mutable SharedMutex mu_;
+  std::map<PublicKey, Points> points_ GUARDED_BY(mu_);
 };
 
 }  // namespace hashmesh

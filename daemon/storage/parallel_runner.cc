@@ -9,15 +9,15 @@ ParallelRunner::ParallelRunner(int helper_threads) {
 
 ParallelRunner::~ParallelRunner() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
-  start_cv_.notify_all();
+  start_cv_.NotifyAll();
   for (auto& t : threads_) t.join();
 }
 
-void ParallelRunner::Drain() {
-  for (size_t i = next_.fetch_add(1); i < n_; i = next_.fetch_add(1)) (*fn_)(i);
+void ParallelRunner::Drain(const std::function<void(size_t)>& fn) {
+  for (size_t i = next_.fetch_add(1); i < n_; i = next_.fetch_add(1)) fn(i);
 }
 
 void ParallelRunner::Run(size_t n, const std::function<void(size_t)>& fn) {
@@ -27,35 +27,37 @@ void ParallelRunner::Run(size_t n, const std::function<void(size_t)>& fn) {
     return;
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     fn_ = &fn;
     n_ = n;
     next_ = 0;
     busy_ = static_cast<int>(threads_.size());
     ++generation_;
   }
-  start_cv_.notify_all();
-  Drain();
-  std::unique_lock lock(mu_);
-  done_cv_.wait(lock, [this] { return busy_ == 0; });
+  start_cv_.NotifyAll();
+  Drain(fn);
+  MutexLock lock(mu_);
+  done_cv_.Wait(mu_, [this]() REQUIRES(mu_) { return busy_ == 0; });
   fn_ = nullptr;
 }
 
 void ParallelRunner::Work() {
   uint64_t seen = 0;
   for (;;) {
+    const std::function<void(size_t)>* fn;
     {
-      std::unique_lock lock(mu_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      MutexLock lock(mu_);
+      start_cv_.Wait(mu_, [&]() REQUIRES(mu_) { return stop_ || generation_ != seen; });
       if (stop_) return;
       seen = generation_;
+      fn = fn_;
     }
-    Drain();
+    Drain(*fn);
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       --busy_;
     }
-    done_cv_.notify_one();
+    done_cv_.NotifyOne();
   }
 }
 

@@ -4,11 +4,11 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace hashmesh {
 
@@ -23,16 +23,16 @@ class ParallelRunner {
 
  private:
   void Work();
-  void Drain();
+  void Drain(const std::function<void(size_t)>& fn);
 
-  std::mutex mu_;
-  std::condition_variable start_cv_, done_cv_;
-  const std::function<void(size_t)>* fn_ = nullptr;  // GUARDED_BY(mu_) while a run is on
+  Mutex mu_;
+  CondVar start_cv_, done_cv_;
+  const std::function<void(size_t)>* fn_ GUARDED_BY(mu_) = nullptr;  // while a run is on
   size_t n_ = 0;
   std::atomic<size_t> next_{0};
-  uint64_t generation_ = 0;  // GUARDED_BY(mu_)
-  int busy_ = 0;             // GUARDED_BY(mu_): helpers still in the current run
-  bool stop_ = false;        // GUARDED_BY(mu_)
+  uint64_t generation_ GUARDED_BY(mu_) = 0;
+  int busy_ GUARDED_BY(mu_) = 0;  // helpers still in the current run
+  bool stop_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
 

@@ -6,7 +6,6 @@
 
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 
 #include "common/crypto.h"
 #include "common/log.h"
@@ -131,7 +130,7 @@ class Store::ReadTxn {
   MDB_txn* get() const { return txn_; }
 
  private:
-  std::shared_lock<std::shared_mutex> lock_;
+  ReaderMutexLock lock_;
   MDB_txn* txn_ = nullptr;
   int rc_ = 0;
 };
@@ -327,7 +326,7 @@ Status Store::Write(const std::function<Status(StoreBatch&)>& fn) {
       if (!batch.map_full()) return s;
     }
     // The map is full: grow it while no reader of ours holds a transaction, then redo the batch.
-    std::unique_lock<std::shared_mutex> lock(resize_mu_);
+    WriterMutexLock lock(resize_mu_);
     uint64_t new_size = map_size_ * 2;
     rc = mdb_env_set_mapsize(env, new_size);
     if (rc != 0) return LmdbError(rc, "grow map");

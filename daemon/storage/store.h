@@ -16,11 +16,11 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "common/hex.h"
+#include "common/mutex.h"
 #include "common/pdq_hash.h"
 #include "common/record.h"
 #include "common/signal_value.h"
@@ -137,7 +137,7 @@ class Store {
   uint64_t map_size_ = 0;
   // Readers hold it shared for a transaction's life; growing the map takes it exclusively,
   // because mdb_env_set_mapsize needs no transaction running in this process.
-  mutable std::shared_mutex resize_mu_;
+  mutable SharedMutex resize_mu_;
   // Write() only (one writer at a time): when stale reader slots were last looked for.
   std::chrono::steady_clock::time_point last_reader_check_{};
 };

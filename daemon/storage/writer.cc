@@ -106,7 +106,7 @@ void Writer::AddEquivocationListener(EquivocationListener listener) {
 Status Writer::Start() {
   HM_ASSIGN_OR_RETURN(FeedState own, store_->LoadFeedState(member_));
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     own_seq_ = own.head_seq;
     revoked_ = own.revoked();
   }
@@ -126,11 +126,11 @@ Status Writer::Start() {
 
 Status Writer::PublishOwnManifest() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (own_ready_) return Status::Ok();
   }
   HM_RETURN_IF_ERROR(PublishMissingManifests());
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   own_ready_ = true;
   return Status::Ok();
 }
@@ -139,7 +139,7 @@ Status Writer::UpdateIdentity(OwnFeedIdentity next) {
   if (next.member != member_) return InvalidArgument("a node cannot change its member");
   bool publish_now;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     signing_keys_[next.manifest_seq] = next.signing_key;
     identity_ = std::move(next);
     publish_now = own_ready_;
@@ -148,14 +148,14 @@ Status Writer::UpdateIdentity(OwnFeedIdentity next) {
 }
 
 bool Writer::revoked() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return revoked_;
 }
 
 Status Writer::PublishMissingManifests() {
   OwnFeedIdentity id;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     id = identity_;
   }
   // Our feed as committed now (the writer thread may have ingested it from peers meanwhile).
@@ -195,7 +195,7 @@ Result<Writer::Signer> Writer::SignerFor(const pb::RecordBody& body, const FeedS
     }
     seq = current.seq;
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto key = signing_keys_.find(*seq);
   if (key == signing_keys_.end()) {
     return FailedPrecondition("no signing key here for manifest seq " + std::to_string(*seq) +
@@ -206,46 +206,46 @@ Result<Writer::Signer> Writer::SignerFor(const pb::RecordBody& body, const FeedS
 }
 
 bool Writer::own_feed_ready() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return own_ready_ && !own_held_;
 }
 
 void Writer::HoldPublishing() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   own_held_ = true;
 }
 
 void Writer::ReleasePublishing() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   own_held_ = false;
 }
 
 void Writer::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   if (thread_.joinable()) thread_.join();
 }
 
 Status Writer::Enqueue(Item item) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return Unavailable("node is shutting down");
     if (queue_.size() >= options_.queue_capacity) {
       return ResourceExhausted("writer queue is full; try again");
     }
     queue_.push_back(std::move(item));
   }
-  cv_.notify_one();
+  cv_.NotifyOne();
   return Status::Ok();
 }
 
 Status Writer::Publish(pb::RecordBody body, PublishDone done) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (revoked_) {
       return FailedPrecondition("this member's key is revoked: it can no longer publish");
     }
@@ -260,24 +260,24 @@ Status Writer::Ingest(ParsedRecord record, IngestDone done) { return TryIngest(r
 
 Status Writer::TryIngest(ParsedRecord& record, IngestDone& done) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return Unavailable("node is shutting down");
     if (queue_.size() >= options_.queue_capacity) {
       return ResourceExhausted("writer queue is full; try again");
     }
     queue_.push_back(IngestItem{std::move(record), std::move(done)});
   }
-  cv_.notify_one();
+  cv_.NotifyOne();
   return Status::Ok();
 }
 
 WriterStats Writer::stats() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return stats_;
 }
 
 uint64_t Writer::own_seq() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return own_seq_;
 }
 
@@ -285,8 +285,8 @@ void Writer::Run() {
   std::vector<Item> batch;
   for (;;) {
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      MutexLock lock(mu_);
+      cv_.Wait(mu_, [this]() REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and all queued work is done
       while (!queue_.empty() && batch.size() < options_.max_batch) {
         batch.push_back(std::move(queue_.front()));
@@ -404,7 +404,7 @@ void Writer::CommitBatch(std::vector<Item>& items) {
   const auto started = std::chrono::steady_clock::now();
   bool publishing_held;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     publishing_held = own_held_;
   }
   std::shared_ptr<const TrustStore> trust = trust_ ? trust_->Trust() : nullptr;
@@ -490,7 +490,7 @@ void Writer::CommitBatch(std::vector<Item>& items) {
     for (const auto& listener : equivocation_listeners_) listener(proof);
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stats_.batches++;
     stats_.records += committed.size();
     stats_.duplicates += duplicates;

@@ -10,19 +10,18 @@
 // thread and must be quick (post elsewhere for slow work).
 #pragma once
 
-#include <condition_variable>
 #include <future>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
 #include <variant>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/record.h"
 #include "daemon/storage/parallel_runner.h"
 #include "daemon/storage/store.h"
@@ -185,24 +184,24 @@ class Writer {
 
   Store* store_;
   const PublicKey member_;
-  OwnFeedIdentity identity_;  // GUARDED_BY(mu_): the latest, with its manifest and revocation
+  OwnFeedIdentity identity_ GUARDED_BY(mu_);  // the latest, with its manifest and revocation
   // Every signing key this node held since start, by the manifest seq that certifies it.
-  std::map<uint32_t, const SecretKey*> signing_keys_;  // GUARDED_BY(mu_)
-  bool revoked_ = false;                               // GUARDED_BY(mu_)
+  std::map<uint32_t, const SecretKey*> signing_keys_ GUARDED_BY(mu_);
+  bool revoked_ GUARDED_BY(mu_) = false;
   const TrustSource* trust_;
   WriterOptions options_;
   std::vector<CommitListener> listeners_;
   std::vector<EquivocationListener> equivocation_listeners_;
   std::unique_ptr<ParallelRunner> runner_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Item> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;   // GUARDED_BY(mu_)
-  WriterStats stats_;       // GUARDED_BY(mu_)
-  uint64_t own_seq_ = 0;    // GUARDED_BY(mu_)
-  bool own_ready_ = false;  // GUARDED_BY(mu_)
-  bool own_held_ = false;   // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::deque<Item> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  WriterStats stats_ GUARDED_BY(mu_);
+  uint64_t own_seq_ GUARDED_BY(mu_) = 0;
+  bool own_ready_ GUARDED_BY(mu_) = false;
+  bool own_held_ GUARDED_BY(mu_) = false;
 
   // Writer-thread only: committed feed states, loaded lazily.
   std::map<PublicKey, FeedState> feeds_;

@@ -28,7 +28,7 @@ IngestPipeline::Offered IngestPipeline::Offer(ParsedRecord record,
                                               Writer::IngestDone done) {
   const PublicKey author = record.author;
   const uint64_t seq = record.seq();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   AuthorState& st = Refresh(author);
   if (seq <= st.pending_seq) {
     if (auto q = st.queued.find(seq); q != st.queued.end() && q->second.id == record.id) {
@@ -105,7 +105,7 @@ bool IngestPipeline::CheckLocked(const PublicKey& author, Held& item) {
 
 void IngestPipeline::OnWritten(const PublicKey& author, uint64_t seq, uint64_t ticket,
                                const IngestOutcome& outcome) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   AuthorState& st = authors_[author];
   auto q = st.queued.find(seq);
   // Only the latest queuing of `seq` speaks for it: an older one may fail after the chain was
@@ -127,7 +127,7 @@ void IngestPipeline::OnWritten(const PublicKey& author, uint64_t seq, uint64_t t
 }
 
 uint64_t IngestPipeline::NextWanted(const PublicKey& author) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return Refresh(author).pending_seq + 1;
 }
 
@@ -147,7 +147,7 @@ std::multimap<uint64_t, IngestPipeline::Held>::iterator IngestPipeline::Unhold(
 }
 
 size_t IngestPipeline::held() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return held_total_;
 }
 

@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 
+#include "common/mutex.h"
 #include "common/record.h"
 #include "daemon/storage/store.h"
 #include "daemon/storage/writer.h"
@@ -58,22 +58,23 @@ class IngestPipeline {
 
   // The author's state, brought up to date with the store: the writer also commits records that
   // never pass through here (our own publishes, a record checked as a possible fork that turned
-  // out to extend the feed), and held records that now follow the head are queued. REQUIRES(mu_)
-  AuthorState& Refresh(const PublicKey& author);
+  // out to extend the feed), and held records that now follow the head are queued.
+  AuthorState& Refresh(const PublicKey& author) REQUIRES(mu_);
   // Queues `item` (the next in chain) and then any held records that now follow. Returns whether
   // the writer took `item`. Records from the hold that the writer does not take go back to it;
   // an `item` from the caller that it does not take is dropped, and its `done` not called.
-  bool QueueLocked(const PublicKey& author, AuthorState& st, Held item,
-                   bool from_hold);  // REQUIRES(mu_)
+  bool QueueLocked(const PublicKey& author, AuthorState& st, Held item, bool from_hold)
+      REQUIRES(mu_);
   // Hands a record at a seq that is taken (or queued) to the writer, which stores a fork proof,
   // drops a duplicate or rejects a forgery. Returns false if the writer did not take it.
-  bool CheckLocked(const PublicKey& author, Held& item);  // REQUIRES(mu_)
+  bool CheckLocked(const PublicKey& author, Held& item) REQUIRES(mu_);
   void OnWritten(const PublicKey& author, uint64_t seq, uint64_t ticket,
                  const IngestOutcome& outcome);
-  // Puts a record in the hold / takes one out, keeping the counts. REQUIRES(mu_)
-  void Hold(AuthorState& st, Held item);
+  // Puts a record in the hold / takes one out, keeping the counts.
+  void Hold(AuthorState& st, Held item) REQUIRES(mu_);
   std::multimap<uint64_t, Held>::iterator Unhold(AuthorState& st,
-                                                 std::multimap<uint64_t, Held>::iterator it);
+                                                 std::multimap<uint64_t, Held>::iterator it)
+      REQUIRES(mu_);
   static size_t Bytes(const ParsedRecord& r) {
     return r.signed_record.body().size() + r.signed_record.signature().size();
   }
@@ -82,11 +83,11 @@ class IngestPipeline {
   Writer* writer_;
   const size_t max_held_;
   const size_t max_held_bytes_;
-  mutable std::mutex mu_;
-  std::map<PublicKey, AuthorState> authors_;  // GUARDED_BY(mu_)
-  size_t held_total_ = 0;                     // GUARDED_BY(mu_)
-  size_t held_bytes_ = 0;                     // GUARDED_BY(mu_)
-  uint64_t next_ticket_ = 1;                  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<PublicKey, AuthorState> authors_ GUARDED_BY(mu_);
+  size_t held_total_ GUARDED_BY(mu_) = 0;
+  size_t held_bytes_ GUARDED_BY(mu_) = 0;
+  uint64_t next_ticket_ GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace hashmesh

@@ -38,7 +38,7 @@ PeerManager::PeerManager(SyncContext ctx, PeerManagerOptions options, const Seed
 PeerManager::~PeerManager() { Stop(); }
 
 bool PeerManager::has_targets() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return !options_.listen.empty() || !targets_.empty();
 }
 
@@ -58,7 +58,7 @@ Status PeerManager::Start() {
     // A node restored from an old backup holds less of its own feed than its peers: anything it
     // signed before hearing from them could fork the feed. So when we dial peers, publishing
     // waits for the first one's Heads; if none answers in time we are likely alone, and go on.
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!targets_.empty()) {
       holding_publishing_ = true;
       hold_deadline_ = std::chrono::steady_clock::now() + options_.handshake_timeout;
@@ -71,14 +71,14 @@ Status PeerManager::Start() {
 
 void PeerManager::Stop() {
   {
-    std::lock_guard lock(wake_mu_);
+    MutexLock lock(wake_mu_);
     if (stopping_) return;
     stopping_ = true;
   }
-  wake_cv_.notify_all();
+  wake_cv_.NotifyAll();
   if (maintenance_.joinable()) maintenance_.join();
   if (transport_) transport_->Stop();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   sessions_.clear();
   admitted_.clear();
 }
@@ -92,7 +92,7 @@ void PeerManager::RefreshTargets() {
   for (const auto& m : trust->members()) {
     if (!m.address.empty() && m.member_key != ctx_.member) wanted[m.address] = m.name;
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto it = targets_.begin(); it != targets_.end();) {
     if (wanted.count(it->first) == 0 && it->second.session == nullptr) {
       it = targets_.erase(it);
@@ -116,7 +116,7 @@ void PeerManager::OnTrustChanged() {
       s->Close(PermissionDenied("member removed from the trust store"));
     }
   }
-  wake_cv_.notify_all();
+  wake_cv_.NotifyAll();
 }
 
 Status PeerManager::Rekey(const Seed& node_seed, const std::string& cert_pem) {
@@ -130,15 +130,16 @@ Status PeerManager::Rekey(const Seed& node_seed, const std::string& cert_pem) {
     ++closed;
   }
   LogNotice("peer connections now use the new node key").Kv("sessions_closed", closed);
-  wake_cv_.notify_all();
+  wake_cv_.NotifyAll();
   return Status::Ok();
 }
 
 void PeerManager::MaintenanceLoop() {
   for (;;) {
     {
-      std::unique_lock lock(wake_mu_);
-      wake_cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stopping_; });
+      MutexLock lock(wake_mu_);
+      wake_cv_.WaitFor(wake_mu_, std::chrono::milliseconds(250),
+                       [this]() REQUIRES(wake_mu_) { return stopping_; });
       if (stopping_) return;
     }
     const auto now = std::chrono::steady_clock::now();
@@ -156,7 +157,7 @@ uint64_t PeerManager::OwnCommittedSeq() const {
 void PeerManager::CheckOwnFeed(std::chrono::steady_clock::time_point now) {
   std::function<void()> recovered;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const bool caught_up = peer_heads_seen_ && OwnCommittedSeq() >= own_seq_at_peers_;
     if (holding_publishing_ && (caught_up || (!peer_heads_seen_ && now >= hold_deadline_))) {
       if (!caught_up) {
@@ -175,7 +176,7 @@ void PeerManager::CheckOwnFeed(std::chrono::steady_clock::time_point now) {
 void PeerManager::DialDue(std::chrono::steady_clock::time_point now) {
   std::vector<std::string> due;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::set<PublicKey> connected, connected_keys;
     for (const auto& [ptr, s] : sessions_) {
       if (s->admitted()) connected.insert(s->member());
@@ -203,7 +204,7 @@ void PeerManager::Dial(const std::string& address) {
       AddSession(std::move(*result), address);
       return;
     }
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = targets_.find(address);
     if (it == targets_.end()) return;
     Target& t = it->second;
@@ -218,7 +219,7 @@ void PeerManager::Dial(const std::string& address) {
 void PeerManager::AddSession(std::shared_ptr<PeerLink> connection, const std::string& target) {
   auto session = std::make_shared<PeerSession>(std::move(connection), &ctx_, this, timers_);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     sessions_[session.get()] = session;
     if (!target.empty()) {
       auto it = targets_.find(target);
@@ -234,7 +235,7 @@ void PeerManager::AddSession(std::shared_ptr<PeerLink> connection, const std::st
 }
 
 void PeerManager::OnSessionClosed(PeerSession* session) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto& [address, t] : targets_) {
     if (t.session != session) continue;
     t.session = nullptr;
@@ -252,7 +253,7 @@ Status PeerManager::Admit(PeerSession* session) {
   const PeerLink& mine = session->connection();
   std::shared_ptr<PeerSession> replaced;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (PeerSession* other : admitted_) {
       const PeerLink& theirs = other->connection();
       // Same direction and key: two machines sharing a node key (a cloned node), not a
@@ -279,7 +280,7 @@ Status PeerManager::Admit(PeerSession* session) {
 }
 
 std::vector<std::shared_ptr<PeerSession>> PeerManager::Sessions() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<std::shared_ptr<PeerSession>> out;
   out.reserve(sessions_.size());
   for (const auto& [ptr, s] : sessions_) out.push_back(s);
@@ -315,7 +316,7 @@ void PeerManager::OnEquivocation(const std::string& proof) {
 }
 
 void PeerManager::Ban(const PublicKey& key, const std::string& address, const std::string& why) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const auto until = std::chrono::steady_clock::now() + options_.ban_duration;
   banned_keys_[key] = until;
   banned_ips_[IpOf(address)] = until;
@@ -328,13 +329,13 @@ void PeerManager::Ban(const PublicKey& key, const std::string& address, const st
 }
 
 bool PeerManager::IsBanned(const PublicKey& key) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = banned_keys_.find(key);
   return it != banned_keys_.end() && std::chrono::steady_clock::now() < it->second;
 }
 
 bool PeerManager::IsAddressBanned(const std::string& ip) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return IsAddressBannedLocked(ip, std::chrono::steady_clock::now());
 }
 
@@ -346,7 +347,7 @@ bool PeerManager::IsAddressBannedLocked(const std::string& ip,
 
 void PeerManager::OnPeerHeads(uint64_t seq) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     peer_heads_seen_ = true;
     own_seq_at_peers_ = std::max(own_seq_at_peers_, seq);
     if (!holding_publishing_ && seq > OwnCommittedSeq()) {
@@ -363,12 +364,12 @@ void PeerManager::OnPeerHeads(uint64_t seq) {
 }
 
 void PeerManager::WhenOwnFeedRecovered(std::function<void()> done) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   own_recovered_ = std::move(done);
 }
 
 uint64_t PeerManager::bans_total() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return bans_total_;
 }
 
@@ -379,7 +380,7 @@ size_t PeerManager::admitted_sessions() const {
 }
 
 void PeerManager::FillPeers(api::PeersResponse* out) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::set<PeerSession*> shown;
   for (const auto& [address, t] : targets_) {
     if (t.session != nullptr) continue;  // shown with the sessions

@@ -11,17 +11,16 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "daemon/net/peer_transport.h"
 #include "daemon/sync/peer_session.h"
 #include "daemon/sync/session_host.h"
@@ -104,8 +103,8 @@ class PeerManager final : public SessionHost {
   void Dial(const std::string& address);
   void RefreshTargets();
   bool IsAddressBanned(const std::string& ip) const;
-  bool IsAddressBannedLocked(const std::string& ip,
-                             std::chrono::steady_clock::time_point now) const;  // REQUIRES(mu_)
+  bool IsAddressBannedLocked(const std::string& ip, std::chrono::steady_clock::time_point now) const
+      REQUIRES(mu_);
   // Our own feed's committed head here.
   uint64_t OwnCommittedSeq() const;
   // Releases the publishing hold and runs the recovery callback once our feed has caught up.
@@ -119,25 +118,25 @@ class PeerManager final : public SessionHost {
   std::string cert_pem_;
   std::unique_ptr<PeerTransport> transport_;
 
-  mutable std::mutex mu_;
-  std::map<PeerSession*, std::shared_ptr<PeerSession>> sessions_;  // GUARDED_BY(mu_)
-  std::map<std::string, Target> targets_;                          // GUARDED_BY(mu_)
-  std::set<PeerSession*> admitted_;                                // GUARDED_BY(mu_)
-  std::map<PublicKey, std::chrono::steady_clock::time_point> banned_keys_;   // GUARDED_BY(mu_)
-  std::map<std::string, std::chrono::steady_clock::time_point> banned_ips_;  // GUARDED_BY(mu_)
-  uint64_t bans_total_ = 0;                                        // GUARDED_BY(mu_)
-  bool peer_heads_seen_ = false;                                   // GUARDED_BY(mu_)
-  uint64_t own_seq_at_peers_ = 0;                                  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<PeerSession*, std::shared_ptr<PeerSession>> sessions_ GUARDED_BY(mu_);
+  std::map<std::string, Target> targets_ GUARDED_BY(mu_);
+  std::set<PeerSession*> admitted_ GUARDED_BY(mu_);
+  std::map<PublicKey, std::chrono::steady_clock::time_point> banned_keys_ GUARDED_BY(mu_);
+  std::map<std::string, std::chrono::steady_clock::time_point> banned_ips_ GUARDED_BY(mu_);
+  uint64_t bans_total_ GUARDED_BY(mu_) = 0;
+  bool peer_heads_seen_ GUARDED_BY(mu_) = false;
+  uint64_t own_seq_at_peers_ GUARDED_BY(mu_) = 0;
   // Our publishing is held (Writer::HoldPublishing) until our own feed is as long here as any
   // peer says: from Start() when we dial peers, until one answers (or `hold_deadline_` passes
   // with no answer), and whenever a peer reports more of our feed than we hold.
-  bool holding_publishing_ = false;                                // GUARDED_BY(mu_)
-  std::chrono::steady_clock::time_point hold_deadline_{};          // GUARDED_BY(mu_)
-  std::function<void()> own_recovered_;                            // GUARDED_BY(mu_)
+  bool holding_publishing_ GUARDED_BY(mu_) = false;
+  std::chrono::steady_clock::time_point hold_deadline_ GUARDED_BY(mu_){};
+  std::function<void()> own_recovered_ GUARDED_BY(mu_);
 
-  std::mutex wake_mu_;
-  std::condition_variable wake_cv_;
-  bool stopping_ = false;  // GUARDED_BY(wake_mu_)
+  Mutex wake_mu_;
+  CondVar wake_cv_;
+  bool stopping_ GUARDED_BY(wake_mu_) = false;
   std::thread maintenance_;
 };
 

@@ -73,7 +73,7 @@ bool PeerSession::OnFrame(std::string frame) {
     return false;
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     last_seen_ = std::chrono::system_clock::now();
   }
   if (!admitted() && message.msg_case() != pb::PeerMessage::kHello) {
@@ -123,7 +123,7 @@ bool PeerSession::OnFrame(std::string frame) {
     }
     return false;
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (in_flight_ >= kMaxInFlight) {
     paused_ = true;  // back-pressure: resumed by RecordWritten when the writer catches up
     return false;
@@ -134,7 +134,7 @@ bool PeerSession::OnFrame(std::string frame) {
 void PeerSession::OnClose(const Status& why) {
   LogInfo("peer session closed").Kv("peer", connection_->remote_address()).Kv("why", why.message());
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     close_reason_ = why.message();
   }
   host_->OnSessionClosed(this);
@@ -172,7 +172,7 @@ Status PeerSession::HandleHello(const pb::Hello& hello) {
   }
   HM_RETURN_IF_ERROR(host_->Admit(this));
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     admitted_ = true;
     member_ = info->member_key;
     name_ = member->name;
@@ -203,7 +203,7 @@ void PeerSession::SendHeads() {
   }
   message.mutable_heads();  // an empty Heads is still a Heads
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     last_heads_ = std::chrono::steady_clock::now();
   }
   Send(message);
@@ -213,7 +213,7 @@ Status PeerSession::HandleHeads(const pb::Heads& heads) {
   auto trust = ctx_->trust->Trust();
   uint64_t own_at_peer = 0;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& h : heads.heads()) {
       HM_ASSIGN_OR_RETURN(PublicKey author, Bytes32(h.author(), "Heads author"));
       if (h.seq() > 0xFFFFFFFFull) return InvalidArgument("Heads seq out of range");
@@ -295,7 +295,7 @@ Status PeerSession::HandleWant(const pb::Want& want) {
     }
     seq += sent;
     Send(message);
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     counters_.records_out += sent;
     uint64_t& known = peer_heads_[author];
     known = std::max(known, seq - 1);
@@ -310,7 +310,7 @@ Status PeerSession::HandleRecords(const pb::Records& records) {
     auto parsed = ParseRecord(signed_record);
     if (!parsed.ok()) return InvalidArgument("malformed record: " + parsed.status().message());
     const PublicKey author = parsed->author;
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (trust->FindByKey(author) == nullptr) {
       ++counters_.rejected;  // not ours to store or relay; not the peer's fault
       continue;
@@ -341,7 +341,7 @@ Status PeerSession::HandleRecords(const pb::Records& records) {
       --in_flight_;
     }
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& author : authors) MaybeWant(author);
   return Status::Ok();
 }
@@ -350,7 +350,7 @@ void PeerSession::RecordWritten(const PublicKey& author, const IngestOutcome& ou
                                 bool in_flight) {
   bool resume = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (in_flight) --in_flight_;
     if (outcome.committed()) {
       ++counters_.records_in;
@@ -396,7 +396,7 @@ void PeerSession::PushEquivocation(std::string proof) {
 void PeerSession::SendRecords(const std::vector<ParsedRecord>& records) {
   pb::PeerMessage message;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!admitted_) return;
     for (const auto& r : records) {
       uint64_t& known = peer_heads_[r.author];
@@ -420,7 +420,7 @@ void PeerSession::SendEquivocation(const std::string& proof) {
 void PeerSession::Tick(std::chrono::steady_clock::time_point now) {
   bool heads = false, ping = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!admitted_) {
       if (now - started_ > timers_.hello_timeout) {
         connection_->Close(Unavailable("no Hello within the handshake timeout"));
@@ -440,17 +440,17 @@ void PeerSession::Tick(std::chrono::steady_clock::time_point now) {
 }
 
 bool PeerSession::admitted() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return admitted_;
 }
 
 PublicKey PeerSession::member() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return member_;
 }
 
 void PeerSession::FillView(api::PeerView* view) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   view->set_member(admitted_ ? KeyToText(member_) : "");
   view->set_name(name_);
   view->set_address(connection_->remote_address());

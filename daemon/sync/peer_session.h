@@ -12,11 +12,11 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/record.h"
 #include "daemon/net/peer_link.h"
 #include "daemon/sync/session_host.h"
@@ -88,7 +88,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   // proven). False when we do not hold `seq`.
   bool ForkedAt(const PublicKey& author, uint64_t seq, std::string_view peer_id) const;
   // Asks for the next chunk of `author` if the peer has more and we are not far enough ahead.
-  void MaybeWant(const PublicKey& author);  // REQUIRES(mu_)
+  void MaybeWant(const PublicKey& author) REQUIRES(mu_);
   void Send(const pb::PeerMessage& message);
   void Misbehaved(const std::string& why);
   // A record this peer sent went through the writer; `in_flight` if it still counted as such.
@@ -101,18 +101,18 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   const SessionTimers timers_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 
-  mutable std::mutex mu_;
-  bool admitted_ = false;                      // GUARDED_BY(mu_)
-  PublicKey member_{};                         // GUARDED_BY(mu_)
-  std::string name_;                           // GUARDED_BY(mu_)
-  std::map<PublicKey, uint64_t> peer_heads_;   // GUARDED_BY(mu_): what the peer holds
-  std::map<PublicKey, uint64_t> wanted_to_;    // GUARDED_BY(mu_): asked up to this seq
-  std::chrono::steady_clock::time_point last_heads_, last_ping_;  // GUARDED_BY(mu_)
-  std::chrono::system_clock::time_point last_seen_;               // GUARDED_BY(mu_)
-  SessionCounters counters_;                   // GUARDED_BY(mu_)
-  int in_flight_ = 0;                          // GUARDED_BY(mu_): offered, not held, not written
-  bool paused_ = false;                        // GUARDED_BY(mu_)
-  std::string close_reason_;                   // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  bool admitted_ GUARDED_BY(mu_) = false;
+  PublicKey member_ GUARDED_BY(mu_){};
+  std::string name_ GUARDED_BY(mu_);
+  std::map<PublicKey, uint64_t> peer_heads_ GUARDED_BY(mu_);  // what the peer holds
+  std::map<PublicKey, uint64_t> wanted_to_ GUARDED_BY(mu_);   // asked up to this seq
+  std::chrono::steady_clock::time_point last_heads_ GUARDED_BY(mu_), last_ping_ GUARDED_BY(mu_);
+  std::chrono::system_clock::time_point last_seen_ GUARDED_BY(mu_);
+  SessionCounters counters_ GUARDED_BY(mu_);
+  int in_flight_ GUARDED_BY(mu_) = 0;  // offered, not held, not written
+  bool paused_ GUARDED_BY(mu_) = false;
+  std::string close_reason_ GUARDED_BY(mu_);
 };
 
 }  // namespace hashmesh
