@@ -20,6 +20,7 @@
 #include "daemon/cli/record_log.h"
 #include "daemon/cli/signal_state.h"
 #include "daemon/cli/te_format.h"
+#include "proto/reports.pb.h"
 
 namespace hashmesh::cli {
 namespace {

@@ -12,6 +12,7 @@
 
 #include "common/json.h"
 #include "proto/api.pb.h"
+#include "proto/reports.pb.h"
 #include "tests/common/test_member.h"
 #include "tests/integration/federation.h"
 #include "tests/integration/test_node.h"
