@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "daemon/api/match_codec.h"
 #include "daemon/match/record_view.h"
 #include "proto/wire.pb.h"
 
@@ -382,7 +383,8 @@ HttpResponse ApiHandlers::Match(const HttpRequest& request, size_t* queries) con
   const uint64_t now = NowMs();
   auto one = [&](const api::MatchQuery& q) -> Result<api::MatchResponse> {
     HM_ASSIGN_OR_RETURN(MatchSpec spec, ParseMatchQuery(q, config->policy));
-    return ctx_.matcher->Match(spec, *trust, config->policy, now);
+    HM_ASSIGN_OR_RETURN(MatchResult result, ctx_.matcher->Match(spec, *trust, config->policy, now));
+    return ToMatchResponse(result, *trust, now);
   };
   if (req->queries_size() == 0) {
     api::MatchQuery q;

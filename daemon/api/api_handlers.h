@@ -14,6 +14,7 @@
 #include "daemon/storage/store.h"
 #include "daemon/storage/writer.h"
 #include "keys/trust_store.h"
+#include "proto/api.pb.h"
 
 namespace hashmesh {
 

@@ -20,6 +20,7 @@
 #include "common/json.h"
 #include "common/pdq_index.h"
 #include "daemon/api/api_handlers.h"
+#include "daemon/api/match_codec.h"
 #include "daemon/match/matcher.h"
 #include "daemon/match/pdq_signal_index.h"
 #include "daemon/node_config.h"
@@ -287,7 +288,7 @@ int Run(const Options& o) {
     int wrong = 0;
     matcher_t = TimePerQuery(queries.size(), 1.0, [&](size_t i) {
       auto r = matcher.Match(specs[i], *trust_ptr, config->policy, now);
-      if (!r.ok() || r->matches_size() != expected[i]) ++wrong;
+      if (!r.ok() || static_cast<int>(r->matches.size()) != expected[i]) ++wrong;
     });
     std::printf("%-37s %.2f s for %zu hashes (LMDB scan + build)\n",
                 "in-process PdqSignalIndex::Load", load, signal_index.size());
@@ -298,7 +299,8 @@ int Run(const Options& o) {
     std::vector<api::MatchResponse> answers(queries.size());
     std::vector<std::string> bodies(queries.size());
     for (size_t i = 0; i < queries.size(); ++i) {
-      answers[i] = *matcher.Match(specs[i], *trust_ptr, config->policy, now);
+      answers[i] = ToMatchResponse(*matcher.Match(specs[i], *trust_ptr, config->policy, now),
+                                   *trust_ptr, now);
       bodies[i] = MatchJson(queries[i], o.distance);
     }
     size_t json_bytes = 0, sink = 0;
