@@ -22,13 +22,16 @@
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "daemon/api/api_handlers.h"
+#include "daemon/api/admin_routes.h"
+#include "daemon/api/api_services.h"
+#include "daemon/api/query_routes.h"
 #include "daemon/api/http_server.h"
 #include "daemon/match/matcher.h"
 #include "daemon/match/pdq_signal_index.h"
 #include "daemon/match/record_view.h"
 #include "daemon/metrics.h"
 #include "daemon/node_metrics.h"
+#include "daemon/peer_views.h"
 #include "daemon/storage/store.h"
 #include "daemon/storage/writer.h"
 #include "daemon/sync/ingest_pipeline.h"
@@ -43,6 +46,23 @@
 #endif
 
 namespace hashmesh {
+
+// The node as the API routes see it (daemon/api/api_services.h).
+class NodeServices final : public QueryService, public AdminService {
+ public:
+  NodeServices(Node::Impl* impl, Node* node) : impl_(impl), node_(node) {}
+  std::shared_ptr<const TrustStore> Trust() const override;
+  std::shared_ptr<const QuerySettings> Settings() const override;
+  void FillStatus(api::StatusResponse* status) const override;
+  api::PeersResponse Peers() const override;
+  void AddStream(std::shared_ptr<StreamChannel> channel) const override;
+  void ObserveMatch(bool ok, size_t queries, double seconds) const override;
+  Result<api::ReloadResponse> Reload() const override;
+
+ private:
+  Node::Impl* impl_;
+  Node* node_;
+};
 
 struct Node::Impl {
   explicit Impl(NodeIdentity id) {
@@ -59,7 +79,9 @@ struct Node::Impl {
   std::unique_ptr<IngestPipeline> pipeline;
   std::unique_ptr<PeerManager> peers;
   std::unique_ptr<Matcher> matcher;
-  std::unique_ptr<ApiHandlers> handlers;
+  std::unique_ptr<NodeServices> services;
+  std::unique_ptr<QueryRoutes> query_routes;
+  std::unique_ptr<AdminRoutes> admin_routes;
   std::unique_ptr<HttpServer> query_server;
   std::unique_ptr<HttpServer> admin_server;
   std::unique_ptr<NodeMetrics> metrics;
@@ -114,6 +136,25 @@ struct Node::Impl {
   void FillStatus(api::StatusResponse* status) const;
   void WatchdogLoop(std::chrono::microseconds interval);
 };
+
+std::shared_ptr<const TrustStore> NodeServices::Trust() const { return impl_->Trust(); }
+std::shared_ptr<const QuerySettings> NodeServices::Settings() const { return impl_->Settings(); }
+void NodeServices::FillStatus(api::StatusResponse* status) const { impl_->FillStatus(status); }
+
+api::PeersResponse NodeServices::Peers() const {
+  return impl_->peers ? ToPeersResponse(impl_->peers->Peers()) : api::PeersResponse();
+}
+
+void NodeServices::AddStream(std::shared_ptr<StreamChannel> channel) const {
+  std::lock_guard lock(impl_->streams_mu);
+  impl_->streams.push_back(std::move(channel));
+}
+
+void NodeServices::ObserveMatch(bool ok, size_t queries, double seconds) const {
+  impl_->metrics->ObserveMatch(ok, queries, seconds);
+}
+
+Result<api::ReloadResponse> NodeServices::Reload() const { return node_->Reload(); }
 
 namespace {
 
@@ -358,30 +399,14 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   n.matcher = std::make_unique<Matcher>(n.store.get(), &n.index, &n.compromise);
 
   std::unique_ptr<Node> node(new Node(std::move(impl)));
-  ApiContext ctx;
-  ctx.store = n.store.get();
-  ctx.writer = n.writer.get();
-  ctx.matcher = n.matcher.get();
-  ctx.index = &n.index;
-  ctx.compromise = &n.compromise;
-  ctx.member = identity.member_key();
-  ctx.trust = [self] { return self->Trust(); };
-  ctx.settings = [self] { return self->Settings(); };
-  ctx.fill_status = [self](api::StatusResponse* s) { self->FillStatus(s); };
-  ctx.fill_peers = [self](api::PeersResponse* p) {
-    if (self->peers) self->peers->FillPeers(p);
-  };
-  Node* node_ptr = node.get();
-  ctx.reload = [node_ptr] { return node_ptr->Reload(); };
-  ctx.add_stream = [self](std::shared_ptr<StreamChannel> channel) {
-    std::lock_guard lock(self->streams_mu);
-    self->streams.push_back(channel);
-  };
-  ctx.observe_match = [metrics](bool ok, size_t queries, double seconds) {
-    metrics->ObserveMatch(ok, queries, seconds);
-  };
-  n.handlers = std::make_unique<ApiHandlers>(std::move(ctx));
-  const ApiHandlers* handlers = n.handlers.get();
+  n.services = std::make_unique<NodeServices>(self, node.get());
+  n.query_routes =
+      std::make_unique<QueryRoutes>(n.store.get(), n.matcher.get(), &n.compromise, n.services.get());
+  n.admin_routes = std::make_unique<AdminRoutes>(n.store.get(), n.writer.get(),
+                                                 identity.member_key(), n.services.get(),
+                                                 n.query_routes.get());
+  const QueryRoutes* query_routes = n.query_routes.get();
+  const AdminRoutes* admin_routes = n.admin_routes.get();
 
   HttpServerOptions query_options;
   query_options.socket_path = config.socket;
@@ -397,15 +422,15 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   HM_ASSIGN_OR_RETURN(n.admin_server,
                       HttpServer::Start(
                           admin_options,
-                          [handlers](HttpRequest&& r, Responder respond) {
-                            handlers->HandleAdmin(std::move(r), std::move(respond));
+                          [admin_routes](HttpRequest&& r, Responder respond) {
+                            admin_routes->Handle(std::move(r), std::move(respond));
                           },
                           1));
   HM_ASSIGN_OR_RETURN(n.query_server,
                       HttpServer::Start(
                           query_options,
-                          [handlers](HttpRequest&& r, Responder respond) {
-                            handlers->HandleQuery(std::move(r), std::move(respond));
+                          [query_routes](HttpRequest&& r, Responder respond) {
+                            query_routes->Handle(std::move(r), std::move(respond));
                           },
                           static_cast<int>(config.api_threads)));
   if (!config.metrics.empty()) {

@@ -20,6 +20,7 @@
 #include "daemon/net/peer_transport.h"
 #include "daemon/storage/store.h"
 #include "daemon/sync/ingest_pipeline.h"
+#include "daemon/sync/peer_info.h"
 #include "keys/trust_store.h"
 
 namespace hashmesh {
@@ -90,7 +91,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   bool admitted() const;
   PublicKey member() const;
   const PeerConnection& connection() const { return *connection_; }
-  void FillView(api::PeerView* view) const;
+  PeerInfo Info() const;
 
   static constexpr uint64_t kWantChunk = 2000;          // records asked for at once per author
   static constexpr size_t kRecordsFrameBytes = 1 << 20;  // batch size when answering a Want
