@@ -7,8 +7,8 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/proto_time.h"
+#include "common/record_text.h"
 #include "daemon/api/route_util.h"
-#include "daemon/match/record_view.h"
 
 namespace hashmesh {
 namespace {

@@ -3,7 +3,7 @@
 
 #include "common/proto_time.h"
 #include "common/signal_value.h"
-#include "daemon/match/record_view.h"
+#include "daemon/api/record_view.h"
 
 namespace hashmesh {
 namespace {

@@ -7,7 +7,7 @@
 #include "common/clock.h"
 #include "daemon/api/match_codec.h"
 #include "daemon/api/route_util.h"
-#include "daemon/match/record_view.h"
+#include "daemon/api/record_view.h"
 #include "proto/wire.pb.h"
 
 namespace hashmesh {

@@ -5,7 +5,7 @@
 #include <optional>
 #include <set>
 
-#include "daemon/match/record_view.h"
+#include "common/record_text.h"
 
 namespace hashmesh {
 namespace {
