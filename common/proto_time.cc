@@ -11,7 +11,7 @@ void SetTimestamp(uint64_t ms, google::protobuf::Timestamp* ts) {
 }
 
 uint64_t TimestampMs(const google::protobuf::Timestamp& ts) {
-  if (ts.seconds() <= 0) return 0;
+  if (ts.seconds() < 0) return 0;  // 0.5 s after the epoch is 500, not unset
   return static_cast<uint64_t>(ts.seconds()) * 1000 + static_cast<uint64_t>(ts.nanos()) / 1000000;
 }
 

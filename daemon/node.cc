@@ -122,29 +122,14 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   n.matcher = std::make_unique<Matcher>(n.store.get(), &n.index, &n.compromise);
 
   std::unique_ptr<Node> node(new Node(std::move(impl)));
-  ApiContext ctx;
-  ctx.store = n.store.get();
-  ctx.writer = n.writer.get();
-  ctx.matcher = n.matcher.get();
-  ctx.index = &n.index;
-  ctx.compromise = &n.compromise;
-  ctx.member = identity.member_key();
-  ctx.trust = [self] { return self->Trust(); };
-  ctx.settings = [self] { return self->Settings(); };
-  ctx.fill_status = [self](api::StatusResponse* s) { self->FillStatus(s); };
-  ctx.fill_peers = [self](api::PeersResponse* p) {
-    if (self->peers) self->peers->FillPeers(p);
-  };
-  Node* node_ptr = node.get();
-  ctx.reload = [node_ptr] { return node_ptr->Reload(); };
-  ctx.add_stream = [self](std::shared_ptr<StreamChannel> channel) {
-    self->streams.Add(std::move(channel));
-  };
-  ctx.observe_match = [metrics](bool ok, size_t queries, double seconds) {
-    metrics->ObserveMatch(ok, queries, seconds);
-  };
-  n.handlers = std::make_unique<ApiHandlers>(std::move(ctx));
-  const ApiHandlers* handlers = n.handlers.get();
+  n.services = std::make_unique<NodeServices>(self, node.get());
+  n.query_routes =
+      std::make_unique<QueryRoutes>(n.store.get(), n.matcher.get(), &n.compromise, n.services.get());
+  n.admin_routes = std::make_unique<AdminRoutes>(n.store.get(), n.writer.get(),
+                                                 identity.member_key(), n.services.get(),
+                                                 n.query_routes.get());
+  const QueryRoutes* query_routes = n.query_routes.get();
+  const AdminRoutes* admin_routes = n.admin_routes.get();
 
   HttpServerOptions query_options;
   query_options.socket_path = config.socket;
@@ -160,15 +145,15 @@ Result<std::unique_ptr<Node>> Node::Start(NodeConfig config) {
   HM_ASSIGN_OR_RETURN(n.admin_server,
                       HttpServer::Start(
                           admin_options,
-                          [handlers](HttpRequest&& r, Responder respond) {
-                            handlers->HandleAdmin(std::move(r), std::move(respond));
+                          [admin_routes](HttpRequest&& r, Responder respond) {
+                            admin_routes->Handle(std::move(r), std::move(respond));
                           },
                           1));
   HM_ASSIGN_OR_RETURN(n.query_server,
                       HttpServer::Start(
                           query_options,
-                          [handlers](HttpRequest&& r, Responder respond) {
-                            handlers->HandleQuery(std::move(r), std::move(respond));
+                          [query_routes](HttpRequest&& r, Responder respond) {
+                            query_routes->Handle(std::move(r), std::move(respond));
                           },
                           static_cast<int>(config.api_threads)));
   if (!config.metrics.empty()) {

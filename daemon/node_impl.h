@@ -9,7 +9,8 @@
 #include <vector>
 
 #include "common/mutex.h"
-#include "daemon/api/api_handlers.h"
+#include "daemon/api/admin_routes.h"
+#include "daemon/api/query_routes.h"
 #include "daemon/api/http_server.h"
 #include "daemon/commit_fanout.h"
 #include "daemon/match/matcher.h"
@@ -17,6 +18,7 @@
 #include "daemon/node.h"
 #include "daemon/node_config.h"
 #include "daemon/node_metrics.h"
+#include "daemon/node_services.h"
 #include "daemon/record_streams.h"
 #include "daemon/storage/compromise_points.h"
 #include "daemon/storage/store.h"
@@ -57,7 +59,9 @@ struct Node::Impl final : public TrustSource, public LocalIdentity {
   std::unique_ptr<IngestPipeline> pipeline;
   std::unique_ptr<PeerManager> peers;
   std::unique_ptr<Matcher> matcher;
-  std::unique_ptr<ApiHandlers> handlers;
+  std::unique_ptr<NodeServices> services;
+  std::unique_ptr<QueryRoutes> query_routes;
+  std::unique_ptr<AdminRoutes> admin_routes;
   std::unique_ptr<HttpServer> query_server;
   std::unique_ptr<HttpServer> admin_server;
   std::unique_ptr<NodeMetrics> metrics;

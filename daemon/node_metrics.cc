@@ -181,20 +181,20 @@ void NodeMetrics::Collect() {
   }
   if (sources_.peers == nullptr) return;
   bans_->With().Set(static_cast<double>(sources_.peers->bans_total()));
-  api::PeersResponse peers;
-  sources_.peers->FillPeers(&peers);
-  for (const auto& p : peers.peers()) {
-    peers_->With({{"state", p.state()}}).Add(1);
-    if (p.state() != "connected") continue;
-    const MetricLabels labels = {{"peer", p.name().empty() ? p.member() : p.name()},
-                                 {"address", p.address()},
-                                 {"direction", p.outbound() ? "outbound" : "inbound"}};
-    peer_bytes_in_->With(labels).Set(static_cast<double>(p.bytes_in()));
-    peer_bytes_out_->With(labels).Set(static_cast<double>(p.bytes_out()));
-    peer_frames_in_->With(labels).Set(static_cast<double>(p.frames_in()));
-    peer_frames_out_->With(labels).Set(static_cast<double>(p.frames_out()));
-    peer_records_in_->With(labels).Set(static_cast<double>(p.records_in()));
-    peer_records_out_->With(labels).Set(static_cast<double>(p.records_out()));
+  for (const PeerInfo& p : sources_.peers->Peers()) {
+    peers_->With({{"state", p.state}}).Add(1);
+    if (p.state != "connected") continue;
+    const std::string member = p.member ? KeyToText(*p.member) : "";
+    const MetricLabels labels = {{"peer", p.name.empty() ? member : p.name},
+                                 {"address", p.address},
+                                 {"direction", p.outbound ? "outbound" : "inbound"}};
+    // As the API shows them (32-bit record counters).
+    peer_bytes_in_->With(labels).Set(static_cast<double>(p.bytes_in));
+    peer_bytes_out_->With(labels).Set(static_cast<double>(p.bytes_out));
+    peer_frames_in_->With(labels).Set(static_cast<double>(p.frames_in));
+    peer_frames_out_->With(labels).Set(static_cast<double>(p.frames_out));
+    peer_records_in_->With(labels).Set(static_cast<double>(static_cast<uint32_t>(p.records_in)));
+    peer_records_out_->With(labels).Set(static_cast<double>(static_cast<uint32_t>(p.records_out)));
   }
 }
 

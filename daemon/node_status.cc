@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <set>
 
-#include "daemon/match/record_view.h"
+#include "daemon/api/record_view.h"
 #include "daemon/node_impl.h"
 #include "proto/api.pb.h"
 #include "proto/wire.pb.h"

@@ -5,7 +5,7 @@
 
 #include "common/json.h"
 #include "daemon/api/http_server.h"
-#include "daemon/match/record_view.h"
+#include "daemon/api/record_view.h"
 #include "keys/trust_source.h"
 #include "proto/api.pb.h"
 

@@ -13,8 +13,8 @@
 #include "keys/key_rotation.h"
 #include "keys/roles.h"
 #include "keys/trust_store.h"
-#include "proto/api.pb.h"
 #include "proto/records.pb.h"
+#include "proto/reports.pb.h"
 
 namespace hashmesh {
 namespace {

@@ -93,8 +93,12 @@ api::AuditReport BuildAuditReport(const api::FeedsResponse& feeds,
     } else if (r.kind() == "retraction") {
       entry(r, r.retraction().target(), r.retraction().reason(), report.add_retractions());
     } else if (r.kind() == "signal") {
-      const bool gone = retracted.count(r.id()) > 0;
-      const bool expired = SignalExpired(r.signal(), now_ms);
+      // A void signal counts for nothing, so not under its labels either. Retracted and expired
+      // are counted each on its own (a signal may be both).
+      const SignalStateFacts facts = FactsOf(r, retracted);
+      if (DeriveSignalState(facts, now_ms) == SignalState::kVoid) continue;
+      const bool gone = facts.retracted;
+      const bool expired = Expired(facts, now_ms);
       for (const auto& l : r.signal().labels()) {
         api::AuditLabel& a = labels[l];
         a.set_label(l);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "proto/api.pb.h"
+#include "proto/reports.pb.h"
 
 namespace hashmesh::cli {
 

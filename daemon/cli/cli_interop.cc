@@ -20,6 +20,7 @@
 #include "daemon/cli/record_log.h"
 #include "daemon/cli/signal_state.h"
 #include "daemon/cli/te_format.h"
+#include "proto/reports.pb.h"
 
 namespace hashmesh::cli {
 namespace {
@@ -147,11 +148,11 @@ Status ExportTeCsv(const Context& ctx, Output* out, api::ExportSummary* summary)
     return out->Write(line);
   };
   for (const auto& r : records) {
-    if (r.voided() || retracted.count(r.id()) > 0) continue;
-    if (r.kind() == "signal" && !SignalExpired(r.signal(), now)) {
+    if (StateOf(r, retracted, now) != SignalState::kCurrent) continue;
+    if (r.kind() == "signal") {
       HM_RETURN_IF_ERROR(add_row(r, r.signal().type(), r.signal().value(),
                                  {r.signal().labels().begin(), r.signal().labels().end()}));
-    } else if (r.kind() == "notice" && !NoticeExpired(r.notice(), now)) {
+    } else if (r.kind() == "notice") {
       for (const auto& s : r.notice().signals()) {
         HM_RETURN_IF_ERROR(
             add_row(r, s.type(), s.value(), {"notice", r.notice().category()}));

@@ -13,6 +13,7 @@
 
 #include "keys/trust_store.h"
 #include "proto/api.pb.h"
+#include "proto/reports.pb.h"
 
 namespace hashmesh::cli {
 

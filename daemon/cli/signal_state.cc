@@ -1,7 +1,9 @@
-// Retraction and expiry state derived from exported records.
+// Retraction and state derived from exported records.
 #include "daemon/cli/signal_state.h"
 
 #include <map>
+
+#include "common/proto_time.h"
 
 namespace hashmesh::cli {
 
@@ -10,30 +12,30 @@ std::set<std::string> RetractedIds(const std::vector<api::RecordView>& records) 
   for (const auto& r : records) author_of[r.id()] = r.author();
   std::set<std::string> retracted;
   for (const auto& r : records) {
-    if (r.kind() != "retraction" || r.voided()) continue;  // a void retraction withdraws nothing
+    if (r.kind() != "retraction") continue;
     auto it = author_of.find(r.retraction().target());
-    if (it != author_of.end() && it->second == r.author()) retracted.insert(it->first);
+    if (it != author_of.end() && Withdraws(r.voided(), it->second == r.author())) {
+      retracted.insert(it->first);
+    }
   }
   return retracted;
 }
 
-namespace {
-
-// An expiry that is set (after the epoch) and at or before `now_ms`.
-bool Passed(const google::protobuf::Timestamp& at, uint64_t now_ms) {
-  if (at.seconds() <= 0) return false;
-  uint64_t ms = static_cast<uint64_t>(at.seconds()) * 1000 + static_cast<uint64_t>(at.nanos()) / 1000000;
-  return ms <= now_ms;
+SignalStateFacts FactsOf(const api::RecordView& record, const std::set<std::string>& retracted) {
+  SignalStateFacts facts;
+  facts.voided = record.voided();
+  facts.retracted = retracted.count(record.id()) > 0;
+  if (record.kind() == "signal") {
+    facts.expires_at_ms = TimestampMs(record.signal().expires_at());
+  } else if (record.kind() == "notice") {
+    facts.notice_expires_at_ms = TimestampMs(record.notice().expires_at());
+  }
+  return facts;
 }
 
-}  // namespace
-
-bool SignalExpired(const api::SignalRequest& signal, uint64_t now_ms) {
-  return signal.has_expires_at() && Passed(signal.expires_at(), now_ms);
-}
-
-bool NoticeExpired(const api::NoticeView& notice, uint64_t now_ms) {
-  return notice.has_expires_at() && Passed(notice.expires_at(), now_ms);
+SignalState StateOf(const api::RecordView& record, const std::set<std::string>& retracted,
+                    uint64_t now_ms) {
+  return DeriveSignalState(FactsOf(record, retracted), now_ms);
 }
 
 }  // namespace hashmesh::cli

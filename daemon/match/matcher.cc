@@ -5,7 +5,7 @@
 #include <optional>
 #include <set>
 
-#include "daemon/match/record_view.h"
+#include "common/record_text.h"
 
 namespace hashmesh {
 namespace {
@@ -42,25 +42,8 @@ const pb::Signal* MatchedFingerprint(const ParsedRecord& record, const MatchSpec
 
 }  // namespace
 
-Result<MatchSpec> ParseMatchQuery(const api::MatchQuery& query, const PolicyConfig& policy) {
-  MatchSpec spec;
-  HM_ASSIGN_OR_RETURN(spec.kind, ParseSignalKind(query.type()));
-  HM_ASSIGN_OR_RETURN(spec.value, CanonicalSignalValue(spec.kind, query.value()));
-  spec.max_distance = static_cast<int>(policy.pdq_max_distance);
-  if (query.has_max_distance()) {
-    if (query.max_distance() > static_cast<uint32_t>(policy.pdq_max_distance)) {
-      return InvalidArgument("max_distance " + std::to_string(query.max_distance()) +
-                             " is above this node's limit of " +
-                             std::to_string(policy.pdq_max_distance));
-    }
-    spec.max_distance = static_cast<int>(query.max_distance());
-  }
-  spec.include_low_quality = query.include_low_quality();
-  return spec;
-}
-
-Result<api::MatchResponse> Matcher::Match(const MatchSpec& spec, const TrustStore& trust,
-                                          const PolicyConfig& policy, uint64_t now_ms) const {
+Result<MatchResult> Matcher::Match(const MatchSpec& spec, const TrustStore& trust,
+                                   const PolicyConfig& policy, uint64_t now_ms) const {
   std::vector<std::pair<RecordLocation, int>> found;
   if (spec.kind == SignalKind::kPdq) {
     HM_ASSIGN_OR_RETURN(PdqHash query, PdqHash::FromHex(spec.value));
@@ -83,33 +66,32 @@ Result<api::MatchResponse> Matcher::Match(const MatchSpec& spec, const TrustStor
     return !seen.emplace(f.first.author, f.first.seq).second;
   });
 
-  api::MatchResponse response;
+  MatchResult result;
   std::vector<MatchFacts> facts;
   for (const auto& [loc, distance] : found) {
-    api::Match match;
-    MatchFacts f;
-    HM_ASSIGN_OR_RETURN(bool keep, Describe(loc, distance, spec, trust, policy, now_ms, &match, &f));
+    MatchedSignal match;
+    HM_ASSIGN_OR_RETURN(bool keep, Describe(loc, distance, spec, trust, policy, now_ms, &match));
     if (!keep) continue;
-    *response.add_matches() = std::move(match);
-    facts.push_back(std::move(f));
+    facts.push_back(match.facts);
+    result.matches.push_back(std::move(match));
   }
-  Decision d = Decide(policy, facts);
-  response.mutable_verdict()->set_action(std::string(ActionName(d.action)));
-  for (auto& r : d.reasons) response.mutable_verdict()->add_reasons(std::move(r));
-  return response;
+  result.decision = Decide(policy, facts);
+  return result;
 }
 
 Result<bool> Matcher::Describe(const RecordLocation& loc, int distance, const MatchSpec& spec,
                                const TrustStore& trust, const PolicyConfig& policy,
-                               uint64_t now_ms, api::Match* match, MatchFacts* facts) const {
+                               uint64_t now_ms, MatchedSignal* match) const {
   HM_ASSIGN_OR_RETURN(auto bytes, store_->GetRecord(loc));
   if (!bytes) return false;  // cannot happen: index and store are written together
   HM_ASSIGN_OR_RETURN(ParsedRecord record, ParseRecordBytes(*bytes));
   const pb::Signal* matched = MatchedFingerprint(record, spec, distance);
   if (matched == nullptr) return false;
-  if (compromise_ != nullptr && compromise_->IsVoid(record)) return false;
-  const pb::Signal& signal = *matched;
   const bool is_notice = record.kind == RecordKind::kNotice;
+  SignalStateFacts& state = match->state_facts;
+  state.voided = compromise_ != nullptr && compromise_->IsVoid(record);
+  if (DeriveSignalState(state, now_ms) == SignalState::kVoid) return false;  // counts for nothing
+  const pb::Signal& signal = *matched;
   if (spec.kind == SignalKind::kPdq && !spec.include_low_quality && signal.has_quality() &&
       signal.quality() < static_cast<uint32_t>(kPdqMinQuality)) {
     return false;
@@ -117,33 +99,25 @@ Result<bool> Matcher::Describe(const RecordLocation& loc, int distance, const Ma
   const TrustMember* author = trust.FindByKey(record.author);
   if (author == nullptr) return false;  // removed from the trust store since: not trusted now
 
-  match->set_id(ToHex(record.id));
-  match->set_author(KeyToText(record.author));
-  match->set_author_name(author->name);
-  match->set_role(author->roles.empty() ? "" : std::string(RoleName(author->roles.front())));
-  match->set_type(std::string(SignalKindName(static_cast<SignalKind>(signal.type()))));
-  match->set_value(signal.value());
-  match->set_distance(static_cast<uint32_t>(distance));
-  for (const auto& l : signal.labels()) match->add_labels(l);
-  match->set_seq(static_cast<uint32_t>(record.seq()));
-  SetTimestamp(record.body.created_at_ms(), match->mutable_created_at());
-  if (signal.has_quality()) match->set_quality(signal.quality());
-  match->set_note(signal.note());
-  auto expired = [now_ms](uint64_t at) { return at != 0 && at <= now_ms; };
-  match->set_expired(expired(signal.expires_at_ms()) ||
-                     (is_notice && expired(record.body.notice().expires_at_ms())));
-  match->set_query_type(std::string(SignalKindName(spec.kind)));
-  match->set_record_kind(is_notice ? "notice" : "signal");
+  match->signal = signal;
+  match->in_notice = is_notice;
+  match->distance = distance;
+  match->query_kind = spec.kind;
+  match->author_name = author->name;
+  match->author_role = author->roles.empty() ? "" : std::string(RoleName(author->roles.front()));
+  state.expires_at_ms = signal.expires_at_ms();
+  if (is_notice) state.notice_expires_at_ms = record.body.notice().expires_at_ms();
 
-  facts->signal = match->type() + (is_notice ? " in notice " : " ") + match->id().substr(0, 12) +
-                  " by " + author->name;
+  MatchFacts* facts = &match->facts;
+  facts->signal = std::string(SignalKindName(static_cast<SignalKind>(signal.type()))) +
+                  (is_notice ? " in notice " : " ") + ToHex(record.id).substr(0, 12) + " by " +
+                  author->name;
   facts->author_platform = author->HasRole(Role::kPlatform);
   facts->author_authority = author->HasRole(Role::kAuthority);
   facts->ignored = IsIgnored(policy, record.author);
-  facts->expired = match->expired();
   HM_ASSIGN_OR_RETURN(auto fork_seq, store_->ForkSeq(record.author));
   facts->forked = fork_seq.has_value() && *fork_seq <= record.seq();
-  match->set_author_forked(facts->forked);
+  match->author_forked = facts->forked;
   facts->labels.assign(signal.labels().begin(), signal.labels().end());
   std::set<PublicKey> supporters, disputers;
   if (facts->author_platform) {
@@ -152,56 +126,57 @@ Result<bool> Matcher::Describe(const RecordLocation& loc, int distance, const Ma
   }
 
   auto add_notice = [&](const ParsedRecord& notice_record, const TrustMember& notice_author) {
-    api::NoticeView notice = ToNoticeView(notice_record, &trust, now_ms);
-    if (!notice.expired() && notice_author.HasRole(Role::kAuthority)) {
+    const pb::Notice& n = notice_record.body.notice();
+    if (!ExpiryPassed(n.expires_at_ms(), now_ms) && notice_author.HasRole(Role::kAuthority)) {
       facts->authority_notices.push_back(
-          "notice by " + notice.issuing_body() + " (" + notice_author.name + ", " +
-          notice.jurisdiction() + ", " + notice.legal_basis() + ") requests " + notice.action());
+          "notice by " + n.issuing_body() + " (" + notice_author.name + ", " + n.jurisdiction() +
+          ", " + n.legal_basis() + ") requests " +
+          std::string(ActionText(n.requested_action())));
     }
-    *match->add_notices() = std::move(notice);
+    match->notices.push_back(notice_record);
   };
   // A fingerprint inside a notice: the notice is its own first notice.
   if (is_notice) add_notice(record, *author);
 
   HM_ASSIGN_OR_RETURN(auto refs, store_->FindRefs(record.id));
-  api::OpinionCounts* counts = match->mutable_opinions();
+  OpinionTally& counts = match->opinions;
   for (const auto& ref_loc : refs) {
     HM_ASSIGN_OR_RETURN(auto ref_bytes, store_->GetRecord(ref_loc));
     if (!ref_bytes) continue;
     HM_ASSIGN_OR_RETURN(ParsedRecord ref, ParseRecordBytes(*ref_bytes));
-    if (compromise_ != nullptr && compromise_->IsVoid(ref)) continue;
+    const bool ref_void = compromise_ != nullptr && compromise_->IsVoid(ref);
     const TrustMember* ref_author = trust.FindByKey(ref.author);
     if (ref_author == nullptr || IsIgnored(policy, ref.author)) continue;
     const bool platform = ref_author->HasRole(Role::kPlatform);
     switch (ref.kind) {
       case RecordKind::kRetraction:
-        if (ref.author == record.author) {
-          match->set_retracted(true);
-          facts->retracted = true;
-        }
+        if (Withdraws(ref_void, ref.author == record.author)) state.retracted = true;
         break;
       case RecordKind::kOpinion:
+        if (ref_void) break;  // a void record counts for nothing
         switch (ref.body.opinion().stance()) {
           case pb::STANCE_ENDORSE:
-            counts->set_endorse(counts->endorse() + 1);
+            ++counts.endorse;
             if (platform && supporters.insert(ref.author).second) {
-              counts->set_platform_endorse(counts->platform_endorse() + 1);
+              ++counts.platform_endorse;
               facts->platform_supporters.push_back(ref_author->name);
             }
             break;
           case pb::STANCE_DISPUTE:
-            counts->set_dispute(counts->dispute() + 1);
+            ++counts.dispute;
             if (platform && disputers.insert(ref.author).second) {
-              counts->set_platform_dispute(counts->platform_dispute() + 1);
+              ++counts.platform_dispute;
               facts->platform_disputers.push_back(ref_author->name);
             }
             break;
-          case pb::STANCE_SEEN: counts->set_seen(counts->seen() + 1); break;
-          case pb::STANCE_ACTED: counts->set_acted(counts->acted() + 1); break;
+          case pb::STANCE_SEEN: ++counts.seen; break;
+          case pb::STANCE_ACTED: ++counts.acted; break;
           default: break;
         }
         break;
-      case RecordKind::kNotice: add_notice(ref, *ref_author); break;
+      case RecordKind::kNotice:
+        if (!ref_void) add_notice(ref, *ref_author);
+        break;
       default: break;
     }
   }
@@ -210,6 +185,9 @@ Result<bool> Matcher::Describe(const RecordLocation& loc, int distance, const Ma
     return std::find(facts->platform_disputers.begin(), facts->platform_disputers.end(), name) !=
            facts->platform_disputers.end();
   });
+  match->state = DeriveSignalState(state, now_ms);
+  facts->state = match->state;
+  match->record = std::move(record);
   return true;
 }
 

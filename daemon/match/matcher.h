@@ -1,18 +1,19 @@
 // Matcher: answers "does this fingerprint match anything on the shared list?" from the store and
 // the PDQ index, with each matching signal's context (notices, opinions, retraction, expiry) and
-// the local policy's verdict. Read-only; thread-safe (many API threads at once).
+// the local policy's verdict, as a MatchResult (the API renders it). Read-only; thread-safe (many
+// API threads at once).
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "common/signal_value.h"
+#include "daemon/match/match_result.h"
 #include "daemon/match/pdq_signal_index.h"
 #include "daemon/match/policy.h"
 #include "daemon/storage/compromise_points.h"
 #include "daemon/storage/store.h"
 #include "keys/trust_store.h"
-#include "proto/api.pb.h"
 
 namespace hashmesh {
 
@@ -23,9 +24,6 @@ struct MatchSpec {
   bool include_low_quality = false;
 };
 
-// Checks and canonicalises an API query against the policy's limits.
-Result<MatchSpec> ParseMatchQuery(const api::MatchQuery& query, const PolicyConfig& policy);
-
 class Matcher {
  public:
   // `compromise` (may be null) tells which records are void after a compromise point.
@@ -33,14 +31,14 @@ class Matcher {
           const CompromisePoints* compromise = nullptr)
       : store_(store), index_(index), compromise_(compromise) {}
 
-  Result<api::MatchResponse> Match(const MatchSpec& spec, const TrustStore& trust,
-                                   const PolicyConfig& policy, uint64_t now_ms) const;
+  Result<MatchResult> Match(const MatchSpec& spec, const TrustStore& trust,
+                            const PolicyConfig& policy, uint64_t now_ms) const;
 
  private:
   // Fills everything about one matching signal record; false if it is to be left out.
   Result<bool> Describe(const RecordLocation& loc, int distance, const MatchSpec& spec,
                         const TrustStore& trust, const PolicyConfig& policy, uint64_t now_ms,
-                        api::Match* match, MatchFacts* facts) const;
+                        MatchedSignal* match) const;
 
   const Store* store_;
   const PdqSignalIndex* index_;

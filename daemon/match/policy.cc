@@ -32,8 +32,13 @@ Action FromName(const std::string& name) {
 std::pair<Action, std::string> DecideOne(const PolicyConfig& policy, const MatchFacts& m) {
   if (m.ignored) return {Action::kNone, m.signal + ": author ignored by local policy"};
   if (m.forked) return {Action::kNone, m.signal + ": author equivocated (forked its feed)"};
-  if (m.retracted) return {Action::kNone, m.signal + ": retracted by its author"};
-  if (m.expired) return {Action::kNone, m.signal + ": expired"};
+  switch (m.state) {
+    case SignalState::kVoid:
+      return {Action::kNone, m.signal + ": void (its author's compromise point is before it)"};
+    case SignalState::kRetracted: return {Action::kNone, m.signal + ": retracted by its author"};
+    case SignalState::kExpired: return {Action::kNone, m.signal + ": expired"};
+    case SignalState::kCurrent: break;
+  }
   const size_t supporters = m.platform_supporters.size();
   const size_t disputers = m.platform_disputers.size();
   if (disputers > static_cast<size_t>(policy.max_disputes)) {

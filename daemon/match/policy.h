@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "common/signal_state.h"
+
 namespace hashmesh {
 
 // The [policy] table of the node's configuration (daemon/node_config.cc declares its keys).
@@ -26,8 +28,7 @@ struct MatchFacts {
   bool author_platform = false;
   bool author_authority = false;
   bool ignored = false;     // the author is in policy.ignore_members
-  bool retracted = false;
-  bool expired = false;
+  SignalState state = SignalState::kCurrent;  // common/signal_state.h
   bool forked = false;      // the author equivocated at or before this record
   std::vector<std::string> platform_supporters;  // distinct platform members (names), author first
   std::vector<std::string> platform_disputers;

@@ -5,8 +5,6 @@
 
 #include "common/host_port.h"
 #include "common/log.h"
-#include "common/proto_time.h"
-#include "proto/api.pb.h"
 
 namespace hashmesh {
 namespace {
@@ -379,32 +377,33 @@ size_t PeerManager::admitted_sessions() const {
   return n;
 }
 
-void PeerManager::FillPeers(api::PeersResponse* out) const {
+std::vector<PeerInfo> PeerManager::Peers() const {
   MutexLock lock(mu_);
-  std::set<PeerSession*> shown;
+  std::vector<PeerInfo> out;
   for (const auto& [address, t] : targets_) {
     if (t.session != nullptr) continue;  // shown with the sessions
-    api::PeerView* v = out->add_peers();
-    v->set_address(address);
-    v->set_name(t.name);
-    v->set_outbound(true);
-    v->set_state(t.connecting ? "connecting" : "backoff");
-    v->set_last_error(t.last_error);
+    PeerInfo& p = out.emplace_back();
+    p.address = address;
+    p.name = t.name;
+    p.outbound = true;
+    p.state = t.connecting ? "connecting" : "backoff";
+    p.last_error = t.last_error;
   }
-  for (const auto& [ptr, s] : sessions_) s->FillView(out->add_peers());
+  for (const auto& [ptr, s] : sessions_) out.push_back(s->Info());
   const auto now = std::chrono::steady_clock::now();
   for (const auto& [key, until] : banned_keys_) {
     if (until <= now) continue;
-    api::PeerView* v = out->add_peers();
-    v->set_member(KeyToText(key));
-    v->set_state("banned");
+    PeerInfo& p = out.emplace_back();
+    p.member = key;
+    p.state = "banned";
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
-    SetTimestamp(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           std::chrono::system_clock::now().time_since_epoch())
-                                           .count() +
-                                       left.count()),
-                 v->mutable_banned_until());
+    p.banned_until_ms = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count() +
+        left.count());
   }
+  return out;
 }
 
 }  // namespace hashmesh

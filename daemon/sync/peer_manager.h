@@ -67,7 +67,7 @@ class PeerManager final : public SessionHost {
   // peer says it is (after at least one peer's Heads), so the node may publish without forking.
   void WhenOwnFeedRecovered(std::function<void()> done);
 
-  void FillPeers(api::PeersResponse* out) const;
+  std::vector<PeerInfo> Peers() const;
   size_t admitted_sessions() const;
   uint64_t bans_total() const;  // bans since start
   uint16_t listen_port() const;

@@ -5,8 +5,6 @@
 
 #include "common/log.h"
 #include "common/manifest.h"
-#include "common/proto_time.h"
-#include "proto/api.pb.h"
 #include "proto/wire.pb.h"
 
 namespace hashmesh {
@@ -449,26 +447,27 @@ PublicKey PeerSession::member() const {
   return member_;
 }
 
-void PeerSession::FillView(api::PeerView* view) const {
+PeerInfo PeerSession::Info() const {
   MutexLock lock(mu_);
-  view->set_member(admitted_ ? KeyToText(member_) : "");
-  view->set_name(name_);
-  view->set_address(connection_->remote_address());
-  view->set_state(admitted_ ? "connected" : "handshaking");
-  view->set_outbound(connection_->outbound());
-  view->set_node_key(KeyToText(connection_->remote_key()));
+  PeerInfo info;
+  if (admitted_) info.member = member_;
+  info.name = name_;
+  info.address = connection_->remote_address();
+  info.state = admitted_ ? "connected" : "handshaking";
+  info.outbound = connection_->outbound();
+  info.node_key = connection_->remote_key();
   if (last_seen_.time_since_epoch().count() > 0) {
-    SetTimestamp(
+    info.last_seen_ms = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(last_seen_.time_since_epoch())
-            .count(),
-        view->mutable_last_seen());
+            .count());
   }
-  view->set_records_in(static_cast<uint32_t>(counters_.records_in));
-  view->set_records_out(static_cast<uint32_t>(counters_.records_out));
-  view->set_bytes_in(connection_->bytes_in());
-  view->set_bytes_out(connection_->bytes_out());
-  view->set_frames_in(connection_->frames_in());
-  view->set_frames_out(connection_->frames_out());
+  info.records_in = counters_.records_in;
+  info.records_out = counters_.records_out;
+  info.bytes_in = connection_->bytes_in();
+  info.bytes_out = connection_->bytes_out();
+  info.frames_in = connection_->frames_in();
+  info.frames_out = connection_->frames_out();
+  return info;
 }
 
 }  // namespace hashmesh

@@ -19,6 +19,7 @@
 #include "common/mutex.h"
 #include "common/record.h"
 #include "daemon/net/peer_link.h"
+#include "daemon/sync/peer_info.h"
 #include "daemon/sync/session_host.h"
 #include "daemon/sync/sync_context.h"
 
@@ -67,7 +68,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   bool admitted() const;
   PublicKey member() const;
   const PeerLink& connection() const { return *connection_; }
-  void FillView(api::PeerView* view) const;
+  PeerInfo Info() const;
 
   static constexpr uint64_t kWantChunk = 2000;          // records asked for at once per author
   static constexpr size_t kRecordsFrameBytes = 1 << 20;  // batch size when answering a Want

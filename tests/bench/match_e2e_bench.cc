@@ -19,7 +19,8 @@
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/pdq_index.h"
-#include "daemon/api/api_handlers.h"
+#include "daemon/api/match_codec.h"
+#include "daemon/api/query_routes.h"
 #include "daemon/match/matcher.h"
 #include "daemon/match/pdq_signal_index.h"
 #include "daemon/node_config.h"
@@ -30,6 +31,7 @@
 #include "tests/bench/bench_feed.h"
 #include "tests/bench/http_load.h"
 #include "tests/support/daemon_process.h"
+#include "tests/support/fixed_node.h"
 
 namespace hashmesh::bench {
 namespace {
@@ -292,7 +294,7 @@ int Run(const Options& o) {
     int wrong = 0;
     matcher_t = TimePerQuery(queries.size(), 1.0, [&](size_t i) {
       auto r = matcher.Match(specs[i], *trust_ptr, config->policy, now);
-      if (!r.ok() || r->matches_size() != expected[i]) ++wrong;
+      if (!r.ok() || static_cast<int>(r->matches.size()) != expected[i]) ++wrong;
     });
     std::printf("%-37s %.2f s for %zu hashes (LMDB scan + build)\n",
                 "in-process PdqSignalIndex::Load", load, signal_index.size());
@@ -303,7 +305,8 @@ int Run(const Options& o) {
     std::vector<api::MatchResponse> answers(queries.size());
     std::vector<std::string> bodies(queries.size());
     for (size_t i = 0; i < queries.size(); ++i) {
-      answers[i] = *matcher.Match(specs[i], *trust_ptr, config->policy, now);
+      answers[i] = ToMatchResponse(*matcher.Match(specs[i], *trust_ptr, config->policy, now),
+                                   *trust_ptr, now);
       bodies[i] = MatchJson(queries[i], o.distance);
     }
     size_t json_bytes = 0, sink = 0;
@@ -320,21 +323,16 @@ int Run(const Options& o) {
                 " bytes on average" + (sink == 0 ? " (none!)" : ""))
                    .c_str());
 
-    ApiContext ctx;
-    ctx.store = store->get();
-    ctx.matcher = &matcher;
-    ctx.index = &signal_index;
-    ctx.trust = [trust_ptr] { return trust_ptr; };
-    ctx.settings = [config] { return config; };
-    ApiHandlers handlers(std::move(ctx));
+    hashmesh::testing::FixedNode node(trust_ptr, config);
+    QueryRoutes routes(store->get(), &matcher, nullptr, &node);
     wrong = 0;
     handler_t = TimePerQuery(queries.size(), 1.0, [&](size_t i) {
       HttpRequest request{.method = "POST", .target = "/v1/match", .body = bodies[i], .peer = {}};
       HttpResponse response;
-      handlers.HandleQuery(std::move(request), [&](HttpResponse r) { response = std::move(r); });
+      routes.Handle(std::move(request), [&](HttpResponse r) { response = std::move(r); });
       if (response.status != 200 || CountMatches(response.body) != expected[i]) ++wrong;
     });
-    PrintStage("in-process ApiHandlers::HandleQuery", handler_t,
+    PrintStage("in-process QueryRoutes::Handle", handler_t,
                wrong ? "WRONG ANSWERS" : "+ JSON parse and print");
   }
 
@@ -417,7 +415,7 @@ int Run(const Options& o) {
 
   std::printf(
       "\nper-query cost, single client: PdqIndex %s us, Matcher %s us (x%.1f), "
-      "ApiHandlers %s us (x%.1f)",
+      "QueryRoutes %s us (x%.1f)",
       Us(index_t.mean_us).c_str(), Us(matcher_t.mean_us).c_str(),
       matcher_t.mean_us / index_t.mean_us, Us(handler_t.mean_us).c_str(),
       handler_t.mean_us / index_t.mean_us);

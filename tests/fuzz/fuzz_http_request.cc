@@ -17,24 +17,30 @@
 #include <memory>
 
 #include "common/log.h"
-#include "daemon/api/api_handlers.h"
+#include "daemon/api/admin_routes.h"
+#include "daemon/api/query_routes.h"
 #include "daemon/match/matcher.h"
 #include "daemon/match/pdq_signal_index.h"
 #include "daemon/storage/store.h"
 #include "proto/api.pb.h"
 #include "tests/fuzz/seed_feed.h"
+#include "tests/support/fixed_node.h"
 
 namespace {
 
 using namespace hashmesh;
 namespace http = boost::beast::http;
 
+using hashmesh::testing::FixedNode;
+
 struct Fixture {
   std::string dir;
   std::unique_ptr<Store> store;
   PdqSignalIndex index;
   std::unique_ptr<Matcher> matcher;
-  std::unique_ptr<ApiHandlers> handlers;
+  std::unique_ptr<FixedNode> node;
+  std::unique_ptr<QueryRoutes> query;
+  std::unique_ptr<AdminRoutes> admin;
 };
 
 Fixture* MakeFixture() {
@@ -72,19 +78,11 @@ Fixture* MakeFixture() {
   std::shared_ptr<const TrustStore> trust_ptr = trust;
   auto config = std::make_shared<const QuerySettings>();
 
-  ApiContext ctx;
-  ctx.store = f->store.get();
-  ctx.writer = nullptr;  // unreachable: see the file comment
-  ctx.matcher = f->matcher.get();
-  ctx.index = &f->index;
-  ctx.member = alice;
-  ctx.trust = [trust_ptr] { return trust_ptr; };
-  ctx.settings = [config] { return config; };
-  ctx.fill_status = [](api::StatusResponse* s) { s->set_ready(true); };
-  ctx.fill_peers = [](api::PeersResponse*) {};
-  ctx.reload = [] { return Result<api::ReloadResponse>(api::ReloadResponse()); };
-  ctx.add_stream = [](std::shared_ptr<StreamChannel> channel) { channel->Close(); };
-  f->handlers = std::make_unique<ApiHandlers>(std::move(ctx));
+  f->node = std::make_unique<FixedNode>(trust_ptr, config);
+  f->query = std::make_unique<QueryRoutes>(f->store.get(), f->matcher.get(), nullptr, f->node.get());
+  // The writer is null: unreachable, see the file comment.
+  f->admin = std::make_unique<AdminRoutes>(f->store.get(), nullptr, alice, f->node.get(),
+                                           f->query.get());
   return f;
 }
 
@@ -123,9 +121,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (response.status < 200 || response.status > 599) __builtin_trap();
     };
     if (admin) {
-      fixture->handlers->HandleAdmin(std::move(request), respond);
+      fixture->admin->Handle(std::move(request), respond);
     } else {
-      fixture->handlers->HandleQuery(std::move(request), respond);
+      fixture->query->Handle(std::move(request), respond);
     }
     if (answers != 1) __builtin_trap();  // nothing here answers later: no writer is reached
   }

@@ -12,9 +12,10 @@
 
 #include "common/json.h"
 #include "proto/api.pb.h"
+#include "proto/reports.pb.h"
+#include "tests/support/federation.h"
 #include "tests/support/json.h"
 #include "tests/support/test_member.h"
-#include "tests/support/federation.h"
 #include "tests/support/test_node.h"
 
 namespace hashmesh::testing {

@@ -9,8 +9,9 @@
 
 #include "common/json.h"
 #include "proto/api.pb.h"
-#include "tests/support/test_member.h"
+#include "proto/reports.pb.h"
 #include "tests/support/federation.h"
+#include "tests/support/test_member.h"
 
 namespace hashmesh::testing {
 namespace {

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "common/json.h"
-#include "proto/api.pb.h"
+#include "proto/reports.pb.h"
 
 #ifndef HASHMESH_BIN_DIR
 #error "HASHMESH_BIN_DIR must name the directory holding hashmesh-keys"

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/json.h"
+#include "proto/reports.pb.h"
 #include "tests/support/test_member.h"
 
 namespace hashmesh::testing {

@@ -38,16 +38,14 @@ class PeerManagerTest : public SyncFixture {
   }
   // "alice banned | bob connected", as GET /v1/peers shows them (sorted).
   std::string Peers() const {
-    api::PeersResponse peers;
-    manager_->FillPeers(&peers);
     std::set<std::string> shown;
-    for (const auto& p : peers.peers()) {
-      std::string who = p.name();
+    for (const PeerInfo& p : manager_->Peers()) {
+      std::string who = p.name;
       for (const auto* m : {&us_, &alice_, &bob_, &carol_}) {
         // A ban names the node key.
-        if (KeyToText(m->signing_key().public_key()) == p.member()) who = names_.at(m->id());
+        if (p.member == m->signing_key().public_key()) who = names_.at(m->id());
       }
-      shown.insert(who + " " + p.state());
+      shown.insert(who + " " + p.state);
     }
     std::string s;
     for (const auto& line : shown) s += (s.empty() ? "" : " | ") + line;

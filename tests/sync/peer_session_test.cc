@@ -138,9 +138,7 @@ TEST_F(PeerSessionTest, RecordsAreCommittedInOrderAndCounted) {
   // Out of order: the pipeline holds #3 until #2 is in.
   link->Deliver(Records({alice_.feed()[0], alice_.feed()[2], alice_.feed()[1]}));
   ASSERT_TRUE(RunUntil(*link, [&] {
-    api::PeerView view;
-    session->FillView(&view);
-    return view.records_in() == 3;
+    return session->Info().records_in == 3;
   }));
   EXPECT_EQ(Feed(alice_), Render(alice_.feed()[0]) + " | " + Render(alice_.feed()[1]) + " | " +
                               Render(alice_.feed()[2]));

@@ -1,6 +1,8 @@
 // Record -> API view conversion.
-#include "daemon/match/record_view.h"
+#include "daemon/api/record_view.h"
 
+#include "common/record_text.h"
+#include "common/signal_state.h"
 #include "common/signal_value.h"
 
 namespace hashmesh {
@@ -9,42 +11,6 @@ std::string MemberName(const PublicKey& key, const TrustStore* trust) {
   if (trust == nullptr) return "";
   const TrustMember* m = trust->FindByKey(key);
   return m == nullptr ? "" : m->name;
-}
-
-std::string_view StanceName(pb::Stance stance) {
-  switch (stance) {
-    case pb::STANCE_ENDORSE: return "endorse";
-    case pb::STANCE_DISPUTE: return "dispute";
-    case pb::STANCE_SEEN: return "seen";
-    case pb::STANCE_ACTED: return "acted";
-    default: return "unspecified";
-  }
-}
-
-Result<pb::Stance> ParseStance(std::string_view name) {
-  if (name == "endorse") return pb::STANCE_ENDORSE;
-  if (name == "dispute") return pb::STANCE_DISPUTE;
-  if (name == "seen") return pb::STANCE_SEEN;
-  if (name == "acted") return pb::STANCE_ACTED;
-  return InvalidArgument("stance must be endorse, dispute, seen or acted, got '" +
-                         std::string(name) + "'");
-}
-
-std::string_view ActionText(pb::RequestedAction action) {
-  switch (action) {
-    case pb::REQUESTED_ACTION_REMOVE: return "remove";
-    case pb::REQUESTED_ACTION_GEO_BLOCK: return "geo-block";
-    case pb::REQUESTED_ACTION_REVIEW: return "review";
-    default: return "unspecified";
-  }
-}
-
-Result<pb::RequestedAction> ParseRequestedAction(std::string_view name) {
-  if (name == "remove") return pb::REQUESTED_ACTION_REMOVE;
-  if (name == "geo-block" || name == "geo_block") return pb::REQUESTED_ACTION_GEO_BLOCK;
-  if (name == "review") return pb::REQUESTED_ACTION_REVIEW;
-  return InvalidArgument("action must be remove, geo-block or review, got '" + std::string(name) +
-                         "'");
 }
 
 api::NoticeView ToNoticeView(const ParsedRecord& r, const TrustStore* trust, uint64_t now_ms) {
@@ -60,7 +26,7 @@ api::NoticeView ToNoticeView(const ParsedRecord& r, const TrustStore* trust, uin
   v.set_reference(n.reference());
   v.set_action(std::string(ActionText(n.requested_action())));
   if (n.expires_at_ms() != 0) SetTimestamp(n.expires_at_ms(), v.mutable_expires_at());
-  v.set_expired(n.expires_at_ms() != 0 && n.expires_at_ms() <= now_ms);
+  v.set_expired(ExpiryPassed(n.expires_at_ms(), now_ms));
   for (const auto& t : n.targets()) {
     if (t.has_signal()) {
       auto* s = v.add_signals();
