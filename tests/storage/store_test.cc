@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "tests/support/test_dir.h"
 #include "tests/support/test_member.h"
 
 namespace hashmesh {
@@ -19,10 +20,7 @@ class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(InitCrypto());
-    dir_ = std::filesystem::temp_directory_path() /
-           ("store_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::FreshTestDir("store_test");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 

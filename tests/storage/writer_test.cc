@@ -10,6 +10,7 @@
 
 #include "daemon/sync/ingest_pipeline.h"
 #include "daemon/sync/peer_session.h"
+#include "tests/support/test_dir.h"
 #include "tests/support/test_member.h"
 #include "tests/support/test_trust.h"
 
@@ -25,10 +26,7 @@ class WriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(InitCrypto());
-    dir_ = std::filesystem::temp_directory_path() /
-           ("writer_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::FreshTestDir("writer_test");
     store_ = std::move(*Store::Open({.dir = dir_.string()}));
   }
   void TearDown() override {

@@ -24,6 +24,7 @@
 #include "daemon/sync/feed_reader.h"
 #include "daemon/sync/ingest_pipeline.h"
 #include "daemon/sync/peer_session.h"
+#include "tests/support/test_dir.h"
 #include "tests/support/test_member.h"
 #include "tests/support/test_trust.h"
 #include "tests/sync/memory_link.h"
@@ -74,10 +75,7 @@ class SyncFixture : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(InitCrypto());
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sync_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::FreshTestDir("sync_test");
     store_ = std::move(*Store::Open({.dir = dir_.string()}));
     names_ = {{us_.id(), "us"}, {alice_.id(), "alice"}, {bob_.id(), "bob"}, {carol_.id(), "carol"}};
     TrustStore trust;
