@@ -26,7 +26,11 @@ api::Match ToMatch(const MatchedSignal& m, const TrustStore& trust, uint64_t now
   // Both flags as they are (a signal may be retracted and expired); the verdict used m.state.
   out.set_retracted(m.state_facts.retracted);
   out.set_expired(Expired(m.state_facts, now_ms));
-  for (const auto& n : m.notices) *out.add_notices() = ToNoticeView(n, &trust, now_ms);
+  for (const auto& n : m.notices) {
+    api::NoticeView* view = out.add_notices();
+    *view = ToNoticeView(n.record, &trust, now_ms);
+    view->set_retracted(n.retracted);
+  }
   api::OpinionCounts* counts = out.mutable_opinions();
   counts->set_endorse(m.opinions.endorse);
   counts->set_dispute(m.opinions.dispute);

@@ -36,7 +36,12 @@ struct MatchedSignal {
   SignalState state = SignalState::kCurrent;
   bool author_forked = false;
   // Notices that target it, in store order; for a fingerprint in a notice, that notice first.
-  std::vector<ParsedRecord> notices;
+  // A retracted notice is listed (so that a platform sees it was withdrawn) but counts for nothing.
+  struct Notice {
+    ParsedRecord record;
+    bool retracted = false;
+  };
+  std::vector<Notice> notices;
   OpinionTally opinions;
   MatchFacts facts;  // what the policy was told
 };

@@ -79,6 +79,23 @@ Result<MatchResult> Matcher::Match(const MatchSpec& spec, const TrustStore& trus
   return result;
 }
 
+Result<Matcher::ReferenceState> Matcher::StateOfReference(const ParsedRecord& ref) const {
+  if (compromise_ != nullptr && compromise_->IsVoid(ref)) return ReferenceState::kVoid;
+  HM_ASSIGN_OR_RETURN(auto fork_seq, store_->ForkSeq(ref.author));
+  if (fork_seq.has_value() && *fork_seq <= ref.seq()) return ReferenceState::kAuthorForked;
+  // Withdrawn by its own author, with a retraction that is itself not void.
+  HM_ASSIGN_OR_RETURN(auto refs, store_->FindRefs(ref.id));
+  for (const auto& loc : refs) {
+    HM_ASSIGN_OR_RETURN(auto bytes, store_->GetRecord(loc));
+    if (!bytes) continue;
+    HM_ASSIGN_OR_RETURN(ParsedRecord other, ParseRecordBytes(*bytes));
+    if (other.kind != RecordKind::kRetraction || other.author != ref.author) continue;
+    if (compromise_ != nullptr && compromise_->IsVoid(other)) continue;
+    return ReferenceState::kRetracted;
+  }
+  return ReferenceState::kCurrent;
+}
+
 Result<bool> Matcher::Describe(const RecordLocation& loc, int distance, const MatchSpec& spec,
                                const TrustStore& trust, const PolicyConfig& policy,
                                uint64_t now_ms, MatchedSignal* match) const {
@@ -125,18 +142,21 @@ Result<bool> Matcher::Describe(const RecordLocation& loc, int distance, const Ma
     facts->platform_supporters.push_back(author->name);
   }
 
-  auto add_notice = [&](const ParsedRecord& notice_record, const TrustMember& notice_author) {
+  auto add_notice = [&](const ParsedRecord& notice_record, const TrustMember& notice_author,
+                        bool retracted) {
+    match->notices.push_back({notice_record, retracted});
     const pb::Notice& n = notice_record.body.notice();
+    if (retracted) return;
     if (!ExpiryPassed(n.expires_at_ms(), now_ms) && notice_author.HasRole(Role::kAuthority)) {
       facts->authority_notices.push_back(
           "notice by " + n.issuing_body() + " (" + notice_author.name + ", " + n.jurisdiction() +
           ", " + n.legal_basis() + ") requests " +
           std::string(ActionText(n.requested_action())));
     }
-    match->notices.push_back(notice_record);
   };
-  // A fingerprint inside a notice: the notice is its own first notice.
-  if (is_notice) add_notice(record, *author);
+  // A fingerprint inside a notice: the notice is its own first notice (retracted, the whole
+  // record is, and the state says so).
+  if (is_notice) add_notice(record, *author, /*retracted=*/false);
 
   HM_ASSIGN_OR_RETURN(auto refs, store_->FindRefs(record.id));
   OpinionTally& counts = match->opinions;
@@ -144,16 +164,18 @@ Result<bool> Matcher::Describe(const RecordLocation& loc, int distance, const Ma
     HM_ASSIGN_OR_RETURN(auto ref_bytes, store_->GetRecord(ref_loc));
     if (!ref_bytes) continue;
     HM_ASSIGN_OR_RETURN(ParsedRecord ref, ParseRecordBytes(*ref_bytes));
-    const bool ref_void = compromise_ != nullptr && compromise_->IsVoid(ref);
     const TrustMember* ref_author = trust.FindByKey(ref.author);
     if (ref_author == nullptr || IsIgnored(policy, ref.author)) continue;
+    HM_ASSIGN_OR_RETURN(ReferenceState ref_state, StateOfReference(ref));
+    // A reference counts only while it is current (docs/design-notes.md, "Current references").
+    const bool current = ref_state == ReferenceState::kCurrent;
     const bool platform = ref_author->HasRole(Role::kPlatform);
     switch (ref.kind) {
       case RecordKind::kRetraction:
-        if (Withdraws(ref_void, ref.author == record.author)) state.retracted = true;
+        if (Withdraws(/*voided=*/!current, ref.author == record.author)) state.retracted = true;
         break;
       case RecordKind::kOpinion:
-        if (ref_void) break;  // a void record counts for nothing
+        if (!current) break;
         switch (ref.body.opinion().stance()) {
           case pb::STANCE_ENDORSE:
             ++counts.endorse;
@@ -175,7 +197,10 @@ Result<bool> Matcher::Describe(const RecordLocation& loc, int distance, const Ma
         }
         break;
       case RecordKind::kNotice:
-        if (!ref_void) add_notice(ref, *ref_author);
+        // A void notice, or one by a forked author, is not listed; a retracted one is, marked.
+        if (ref_state == ReferenceState::kCurrent || ref_state == ReferenceState::kRetracted) {
+          add_notice(ref, *ref_author, ref_state == ReferenceState::kRetracted);
+        }
         break;
       default: break;
     }

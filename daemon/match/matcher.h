@@ -35,6 +35,11 @@ class Matcher {
                             const PolicyConfig& policy, uint64_t now_ms) const;
 
  private:
+  // Whether a record that refers to the matched one (opinion, notice, retraction) still counts:
+  // not void, its author not forked at or before its seq, not withdrawn by its own author.
+  enum class ReferenceState { kCurrent, kVoid, kAuthorForked, kRetracted };
+  Result<ReferenceState> StateOfReference(const ParsedRecord& ref) const;
+
   // Fills everything about one matching signal record; false if it is to be left out.
   Result<bool> Describe(const RecordLocation& loc, int distance, const MatchSpec& spec,
                         const TrustStore& trust, const PolicyConfig& policy, uint64_t now_ms,

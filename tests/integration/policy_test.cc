@@ -109,6 +109,34 @@ TEST_F(PolicyTest, NoticesEndorsementsDisputesAndRetraction) {
   EXPECT_TRUE(at_auditor.matches(0).retracted());
 }
 
+// References count only while current (#13 item 2): a platform that retracts its endorsement
+// no longer supports the signal, and an authority's retracted notice shows as retracted, on
+// every node.
+TEST_F(PolicyTest, RetractedEndorsementsAndNoticesStopCounting) {
+  const std::string signal = Publish(kP1, {"submit", "--type", "pdq", "--value", pdq_, "--label",
+                                           "terrorism/glorification"});
+  ASSERT_EQ(signal.size(), 64u);
+  // Every node holds the signal before others refer to it.
+  EXPECT_EQ(VerdictsEverywhere("review"), "review review review review review");
+  const std::string endorsement = Publish(kP2, {"endorse", signal, "--reason", "seen here"});
+  EXPECT_EQ(VerdictsEverywhere("act"), "act act act act act");
+  Publish(kP2, {"retract", endorsement, "--reason", "endorsed the wrong record"});
+  EXPECT_EQ(VerdictsEverywhere("review"), "review review review review review");
+
+  const std::string notice =
+      Publish(kGov, {"notice", "--target", signal, "--category", "terrorism", "--jurisdiction",
+                     "FR", "--legal-basis", "Loi 2014-1353 art. 6-1", "--issuing-body",
+                     "OCLCTIC", "--action", "remove"});
+  Publish(kGov, {"retract", notice, "--reason", "withdrawn by the issuing body"});
+  for (size_t i : {kP1, kP2, kP3, kGov, kAudit}) {
+    ASSERT_TRUE(WaitFor([&] {
+      auto m = Match(i);
+      return m.matches_size() == 1 && m.matches(0).notices_size() == 1 &&
+             m.matches(0).notices(0).retracted();
+    })) << "node " << i;
+  }
+}
+
 // An authority's notice that carries the fingerprint itself, with no signal record: every node
 // matches it, a near duplicate too, with the notice as the match's context. Platforms that
 // endorse the notice make it act; the authority's retraction ends it; a restarted node (its PDQ

@@ -282,8 +282,66 @@ const std::vector<Case> kCases = {
        ASSERT_EQ(r.matches.size(), 1u);
        EXPECT_TRUE(r.matches[0].in_notice);
        ASSERT_EQ(r.matches[0].notices.size(), 1u);
-       EXPECT_EQ(r.matches[0].notices[0].id, r.matches[0].record.id);
+       EXPECT_EQ(r.matches[0].notices[0].record.id, r.matches[0].record.id);
      }},
+    // References count only while current (#13): an endorsement, a dispute or a notice its own
+    // author retracted, or one signed at or after its author's fork, counts for nothing.
+    {"RetractedEndorsementIsNoSupport",
+     [](World& w) {
+       ParsedRecord s = w.alice.AppendSignal(kQuery);
+       ParsedRecord e = w.bob.AppendOpinion(s.id, pb::STANCE_ENDORSE);
+       World::Retract(w.bob, e);
+     },
+     {},
+     "review",
+     {"review: pdq ID by alice: supported by 1 of 2 platform members needed to act (alice)"},
+     [](const MatchResult& r, const World&) { EXPECT_EQ(r.matches[0].opinions.endorse, 0u); }},
+    {"EndorsementRetractedBySomebodyElseStillCounts",
+     [](World& w) {
+       ParsedRecord s = w.alice.AppendSignal(kQuery);
+       ParsedRecord e = w.bob.AppendOpinion(s.id, pb::STANCE_ENDORSE);
+       World::Retract(w.carol, e);  // refused by every node; here the store holds it anyway
+     },
+     {},
+     "act",
+     {"act: pdq ID by alice: supported by 2 platform members (alice, bob)"}},
+    {"RetractedDisputeNoLongerBlocks",
+     [](World& w) {
+       ParsedRecord s = w.alice.AppendSignal(kQuery);
+       w.bob.AppendOpinion(s.id, pb::STANCE_ENDORSE);
+       ParsedRecord d = w.carol.AppendOpinion(s.id, pb::STANCE_DISPUTE);
+       World::Retract(w.carol, d);
+     },
+     {},
+     "act",
+     {"act: pdq ID by alice: supported by 2 platform members (alice, bob)"}},
+    {"RetractedAuthorityNoticeIsListedRetractedAndCountsForNothing",
+     [](World& w) { World::Retract(w.gov, World::NoticeOn(w.gov, w.alice.AppendSignal(kQuery))); },
+     [](PolicyConfig& p, const World&) { p.authority_notice = "act"; },
+     "review",
+     {"review: pdq ID by alice: supported by 1 of 2 platform members needed to act (alice)"},
+     [](const MatchResult& r, const World&) {
+       ASSERT_EQ(r.matches[0].notices.size(), 1u);
+       EXPECT_TRUE(r.matches[0].notices[0].retracted);
+     }},
+    {"EndorserForkedAtItsEndorsementIsNoSupport",
+     [](World& w) {
+       ParsedRecord s = w.alice.AppendSignal(kQuery);
+       ParsedRecord e = w.bob.AppendOpinion(s.id, pb::STANCE_ENDORSE);
+       w.forks.emplace_back(w.bob.id(), e.seq());
+     },
+     {},
+     "review",
+     {"review: pdq ID by alice: supported by 1 of 2 platform members needed to act (alice)"}},
+    {"EndorserForkedAfterItsEndorsementStillCounts",
+     [](World& w) {
+       ParsedRecord s = w.alice.AppendSignal(kQuery);
+       ParsedRecord e = w.bob.AppendOpinion(s.id, pb::STANCE_ENDORSE);
+       w.forks.emplace_back(w.bob.id(), e.seq() + 1);
+     },
+     {},
+     "act",
+     {"act: pdq ID by alice: supported by 2 platform members (alice, bob)"}},
     {"RetractedByItsAuthorIsNone",
      [](World& w) {
        ParsedRecord s = w.alice.AppendSignal(kQuery);
