@@ -136,6 +136,10 @@ Acceptance AcceptRecord(const ParsedRecord& record, const TrustStore& trust, Cha
   if (record.kind == RecordKind::kRetraction) {
     RecordId target{};
     const std::string& raw = record.body.retraction().target();
+    // Parsing checked the length; a ParsedRecord built any other way must not overrun `target`.
+    if (raw.size() != target.size()) {
+      return Refuse(Verdict::kBrokenChain, "retraction target is not a 32-byte record id");
+    }
     std::copy(raw.begin(), raw.end(), target.begin());
     auto target_author = chain.AuthorOf(target);
     if (!target_author.ok()) return Refuse(Verdict::kUnreadable, target_author.status().ToString());

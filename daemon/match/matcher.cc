@@ -86,10 +86,13 @@ Result<Matcher::ReferenceState> Matcher::StateOfReference(const ParsedRecord& re
   // Withdrawn by its own author, with a retraction that is itself not void.
   HM_ASSIGN_OR_RETURN(auto refs, store_->FindRefs(ref.id));
   for (const auto& loc : refs) {
+    // Only its own author can withdraw it: others' records about it are not even read, so a
+    // member who piles opinions onto an endorsement does not make every match read them.
+    if (loc.author != ref.author) continue;
     HM_ASSIGN_OR_RETURN(auto bytes, store_->GetRecord(loc));
     if (!bytes) continue;
     HM_ASSIGN_OR_RETURN(ParsedRecord other, ParseRecordBytes(*bytes));
-    if (other.kind != RecordKind::kRetraction || other.author != ref.author) continue;
+    if (other.kind != RecordKind::kRetraction) continue;
     if (compromise_ != nullptr && compromise_->IsVoid(other)) continue;
     return ReferenceState::kRetracted;
   }
